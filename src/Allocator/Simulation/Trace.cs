@@ -1,0 +1,29 @@
+namespace PagedSim.Allocator.Simulation;
+
+/// <summary>An ordered list of requests' lengths: what the simulator replays.</summary>
+/// <param name="Requests">Requests in arrival order.</param>
+/// <param name="Source">Where the lengths came from (a file name, or a description of a synthetic draw).</param>
+public sealed record Trace(IReadOnlyList<TraceRequest> Requests, string Source)
+{
+    /// <summary>The first <paramref name="count"/> requests.</summary>
+    public Trace Take(int count)
+    {
+        if (count <= 0 || count > Requests.Count)
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"The trace has {Requests.Count} request(s); ask for 1 to {Requests.Count}.");
+        return this with { Requests = Requests.Take(count).ToArray() };
+    }
+
+    /// <summary>Throws <see cref="TraceFormatException"/> naming the first request with a zero/negative length, or one
+    /// longer than <paramref name="maxSequenceLength"/>.</summary>
+    public void Validate(int maxSequenceLength, string origin)
+    {
+        if (Requests.Count == 0) throw new TraceFormatException(origin, "the trace holds no requests");
+        foreach (TraceRequest r in Requests)
+        {
+            if (r.PromptTokens <= 0) throw new TraceFormatException(origin, $"request {r.Id}: prompt_tokens must be positive, got {r.PromptTokens}");
+            if (r.OutputTokens <= 0) throw new TraceFormatException(origin, $"request {r.Id}: output_tokens must be positive, got {r.OutputTokens}");
+            if ((long)r.PromptTokens + r.OutputTokens > maxSequenceLength)
+                throw new TraceFormatException(origin, $"request {r.Id}: {r.PromptTokens} prompt + {r.OutputTokens} output tokens exceed the max sequence length {maxSequenceLength}");
+        }
+    }
+}

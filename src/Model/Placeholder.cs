@@ -1,0 +1,1 @@
+namespace PagedSim.Model;

@@ -1,0 +1,33 @@
+using System.Text;
+
+namespace PagedSim.Runner;
+
+/// <summary>Writes output files whole or not at all: to a temporary file beside the target, then renamed over it.</summary>
+internal static class AtomicFile
+{
+    public static void WriteAllText(string path, string text) => Write(path, tmp => File.WriteAllText(tmp, text, new UTF8Encoding(false)));
+
+    public static void Write(string path, Action<string> writeTemporary)
+    {
+        string full = Path.GetFullPath(path);
+        string? dir = Path.GetDirectoryName(full);
+        if (dir is not null && !Directory.Exists(dir))
+            throw new UserError($"{path}: directory {dir} does not exist");
+        string tmp = Path.Combine(dir ?? ".", $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+        try
+        {
+            writeTemporary(tmp);
+            File.Move(tmp, full, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            File.Delete(tmp);
+            throw new UserError($"{path}: cannot write ({e.Message})", Cli.Failed, e);
+        }
+        catch
+        {
+            File.Delete(tmp);
+            throw;
+        }
+    }
+}

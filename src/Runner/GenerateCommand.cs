@@ -1,0 +1,14 @@
+using System.CommandLine;
+
+namespace PagedSim.Runner;
+
+/// <summary>PLACEHOLDER: replaced by the real command.</summary>
+internal static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("generate");
+        command.SetAction(_ => { Console.Error.WriteLine("not yet implemented"); return 1; });
+        return command;
+    }
+}

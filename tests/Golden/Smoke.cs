@@ -1,0 +1,1 @@
+namespace PagedSim.Golden.Tests; public class Smoke { [Fact] public void One() => Assert.True(true); }
