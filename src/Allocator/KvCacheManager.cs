@@ -90,6 +90,7 @@ public sealed class KvCacheManager
     public bool CanAdmit(int promptTokens, int watermarkBlocks = 0)
     {
         if (promptTokens <= 0) throw new ArgumentOutOfRangeException(nameof(promptTokens), promptTokens, "Prompt length must be positive.");
+        if (watermarkBlocks < 0) throw new ArgumentOutOfRangeException(nameof(watermarkBlocks), watermarkBlocks, "Watermark must not be negative.");
         if (promptTokens > Options.MaxSequenceLength) return false;
         return BlocksFor(promptTokens) + watermarkBlocks <= FreeBlocks;
     }
@@ -99,7 +100,7 @@ public sealed class KvCacheManager
     public int Admit(int promptTokens)
     {
         if (promptTokens <= 0) throw new ArgumentOutOfRangeException(nameof(promptTokens), promptTokens, "Prompt length must be positive.");
-        CheckLength(promptTokens);
+        CheckLength(promptTokens, nameof(promptTokens));
         int needed = BlocksFor(promptTokens);
         if (needed > FreeBlocks) throw new OutOfBlocksException(needed, FreeBlocks, TotalBlocks);
 
@@ -136,20 +137,20 @@ public sealed class KvCacheManager
             _denseLengths[_rowOf[sequence]]++;
             return BlockCopy.None;
         }
-        return AppendSlow(sequence, table, 1);
+        return AppendSlow(sequence, table, 1, nameof(sequence));
     }
 
     /// <summary>Appends <paramref name="count"/> tokens (a prefill chunk or speculative tokens), atomically.</summary>
     public BlockCopy Append(int sequence, int count)
     {
         if (count <= 0) throw new ArgumentOutOfRangeException(nameof(count), count, "Token count to append must be positive.");
-        return AppendSlow(sequence, RunningTable(sequence), count);
+        return AppendSlow(sequence, RunningTable(sequence), count, nameof(count));
     }
 
-    private BlockCopy AppendSlow(int sequence, BlockTable table, int count)
+    private BlockCopy AppendSlow(int sequence, BlockTable table, int count, string countParam)
     {
         int tokens = table.TokenCount;
-        CheckLength((long)tokens + count);
+        CheckLength((long)tokens + count, countParam);
         int lastFill = tokens - (table.BlockCount - 1) * BlockSize;
         int last = table.LastBlock;
         bool copyOnWrite = lastFill < BlockSize && _pool.RefCount(last) > 1;
@@ -298,10 +299,11 @@ public sealed class KvCacheManager
             ? new ArgumentException($"Sequence {sequence} has finished and can no longer change.", nameof(sequence))
             : new ArgumentException($"Unknown sequence {sequence}: it was never admitted or has been freed.", nameof(sequence));
 
-    private void CheckLength(long tokens)
+    private void CheckLength(long tokens, string paramName)
     {
+        // Names the caller's argument; the value shown is the length the sequence would reach.
         if (tokens > Options.MaxSequenceLength)
-            throw new ArgumentOutOfRangeException(nameof(tokens), tokens, $"A sequence may hold at most {Options.MaxSequenceLength} tokens.");
+            throw new ArgumentOutOfRangeException(paramName, tokens, $"A sequence may hold at most {Options.MaxSequenceLength} tokens.");
     }
 
     private void ReleaseFrom(BlockTable table, int keep)

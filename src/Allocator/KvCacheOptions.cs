@@ -14,7 +14,7 @@ public sealed record KvCacheOptions(
     int Seed = 0)
 {
     /// <summary>Width of the dense block table: blocks the longest sequence needs.</summary>
-    public int MaxBlocksPerSequence => (MaxSequenceLength + BlockSize - 1) / BlockSize;
+    public int MaxBlocksPerSequence => (int)(((long)MaxSequenceLength + BlockSize - 1) / BlockSize); // long: no overflow near int.MaxValue
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid setting.</summary>
     public void Validate()
