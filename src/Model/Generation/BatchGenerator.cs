@@ -1,0 +1,171 @@
+using PagedSim.Model.Attention;
+using PagedSim.Model.KvCache;
+using static TorchSharp.torch;
+
+namespace PagedSim.Model.Generation;
+
+/// <summary>
+/// Batched generation: every request is admitted to the cache, prompts are prefilled, then each step runs one token
+/// of every unfinished request in one forward pass. A request that stops (stop token or length) leaves the cache at
+/// once, so its blocks are free while the others continue. No scheduling or preemption here: the cache must be able
+/// to hold all requests to the end (the caller sizes it).
+/// </summary>
+public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBackend attention)
+{
+    /// <summary>Runs <paramref name="requests"/> to completion; results are in request order.</summary>
+    public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<GenerationRequest> requests, GenerationOptions? options = null)
+    {
+        options ??= new GenerationOptions();
+        SamplingOptions sampling = options.Sampling ?? SamplingOptions.Greedy;
+        sampling.Validate();
+        var states = new RequestState[requests.Count];
+        for (int i = 0; i < requests.Count; i++)
+        {
+            GenerationRequest r = requests[i];
+            if (r.Prompt.Count == 0) throw new ArgumentException($"Request {i} has an empty prompt.", nameof(requests));
+            if (r.MaxNewTokens <= 0) throw new ArgumentException($"Request {i} asks for {r.MaxNewTokens} new tokens; at least 1 is needed.", nameof(requests));
+            if (r.Prompt.Count + r.MaxNewTokens > model.MaxPositions)
+                throw new ArgumentException($"Request {i} needs {r.Prompt.Count + r.MaxNewTokens} positions; the model has {model.MaxPositions}.", nameof(requests));
+            states[i] = new RequestState(r, new Random(unchecked(sampling.Seed * 1_000_003 + i)), options.RecordLogits);
+        }
+        var bySequence = new Dictionary<int, RequestState>();
+        try
+        {
+            if (options.Prefill == PrefillMode.Whole) PrefillWhole(states, bySequence, sampling);
+            else PrefillTokenByToken(states, bySequence, sampling);
+            DecodeUntilDone(bySequence, sampling);
+        }
+        finally
+        {
+            foreach (int s in bySequence.Keys) cache.Remove(s); // after a failure: leave the cache empty
+        }
+        return states.Select(s => new GenerationResult(s.Output, s.Reason, s.StopToken, s.Logits)).ToArray();
+    }
+
+    private void PrefillWhole(RequestState[] states, Dictionary<int, RequestState> bySequence, SamplingOptions sampling)
+    {
+        // Prompts of equal length share one pass (their queries have one length); each prompt is one pass.
+        foreach (var group in states.GroupBy(s => s.Request.Prompt.Count))
+        {
+            RequestState[] batch = group.ToArray();
+            foreach (RequestState s in batch)
+            {
+                s.Sequence = cache.Add(s.Request.Prompt.Count);
+                bySequence[s.Sequence] = s;
+            }
+            Step(batch, [.. batch.Select(s => s.Request.Prompt)], bySequence, sampling, emit: _ => true);
+        }
+    }
+
+    private void PrefillTokenByToken(RequestState[] states, Dictionary<int, RequestState> bySequence, SamplingOptions sampling)
+    {
+        int min = states.Min(s => s.Request.Prompt.Count);
+        foreach (RequestState s in states)
+        {
+            s.Sequence = cache.Add(min);
+            s.Fed = min;
+            bySequence[s.Sequence] = s;
+        }
+        Step(states, [.. states.Select(s => s.Request.Prompt.Take(min).ToArray())], bySequence, sampling, emit: s => s.Fed == s.Request.Prompt.Count);
+        // Feed prompt tokens one position per step while any request is still inside its prompt.
+        while (bySequence.Values.Any(s => s.Fed < s.Request.Prompt.Count))
+        {
+            RequestState[] batch = Running(bySequence);
+            foreach (RequestState s in batch)
+            {
+                s.Next = s.Fed < s.Request.Prompt.Count ? s.Request.Prompt[s.Fed] : s.Next;
+                s.Fed++;
+                cache.Append(s.Sequence);
+            }
+            Step(batch, [.. batch.Select(s => new[] { s.Next })], bySequence, sampling, emit: s => s.Fed >= s.Request.Prompt.Count);
+        }
+    }
+
+    private void DecodeUntilDone(Dictionary<int, RequestState> bySequence, SamplingOptions sampling)
+    {
+        while (bySequence.Count > 0)
+        {
+            RequestState[] batch = Running(bySequence);
+            foreach (RequestState s in batch) cache.Append(s.Sequence);
+            Step(batch, [.. batch.Select(s => new[] { s.Next })], bySequence, sampling, emit: _ => true);
+        }
+    }
+
+    /// <summary>Unfinished requests in the cache's batch order (paged: the dense block-table rows).</summary>
+    private RequestState[] Running(Dictionary<int, RequestState> bySequence)
+    {
+        ReadOnlySpan<int> running = cache.Running;
+        var batch = new RequestState[running.Length];
+        for (int i = 0; i < running.Length; i++) batch[i] = bySequence[running[i]];
+        return batch;
+    }
+
+    /// <summary>One forward pass over <paramref name="batch"/>; then each request whose <paramref name="emit"/> holds takes the chosen token.</summary>
+    private void Step(RequestState[] batch, IReadOnlyList<int>[] tokens, Dictionary<int, RequestState> bySequence,
+        SamplingOptions sampling, Func<RequestState, bool> emit)
+    {
+        int len = tokens[0].Count;
+        var flat = new long[batch.Length * len];
+        for (int b = 0; b < batch.Length; b++)
+            for (int t = 0; t < len; t++) flat[b * len + t] = tokens[b][t];
+        var sequences = batch.Select(s => s.Sequence).ToArray();
+
+        int[] chosen;
+        float[]? logits = null;
+        int vocab = model.Config.VocabSize;
+        using (NewDisposeScope())
+        {
+            KvStep step = cache.Prepare(sequences, len, model.Device);
+            Tensor input = tensor(flat, [batch.Length, len]).to(model.Device);
+            Tensor output = model.Forward(input, cache, step, attention);
+            bool needLogits = !sampling.IsGreedy || batch.Any(s => s.Logits is not null);
+            if (needLogits) logits = output.cpu().data<float>().ToArray();
+            chosen = sampling.IsGreedy
+                ? output.argmax(-1).cpu().data<long>().ToArray().Select(x => (int)x).ToArray()
+                : new int[batch.Length];
+        }
+        for (int b = 0; b < batch.Length; b++)
+        {
+            RequestState s = batch[b];
+            if (!emit(s)) continue;
+            ReadOnlySpan<float> row = logits is null ? default : logits.AsSpan(b * vocab, vocab);
+            int token = sampling.IsGreedy ? chosen[b] : TokenSampler.Sample(row, sampling, s.Random);
+            s.Logits?.Add(row.ToArray());
+            if (s.Accept(token))
+            {
+                cache.Remove(s.Sequence); // its blocks are free for the others at once
+                bySequence.Remove(s.Sequence);
+            }
+        }
+    }
+
+    private sealed class RequestState(GenerationRequest request, Random random, bool recordLogits)
+    {
+        public GenerationRequest Request { get; } = request;
+        public Random Random { get; } = random;
+        public List<int> Output { get; } = [];
+        public List<float[]>? Logits { get; } = recordLogits ? [] : null;
+        public int Sequence { get; set; } = -1;
+        public int Next { get; set; }
+        public int Fed { get; set; }
+        public int Generated { get; private set; }
+        public FinishReason Reason { get; private set; }
+        public int? StopToken { get; private set; }
+
+        /// <summary>Takes a generated token; true when the request is finished.</summary>
+        public bool Accept(int token)
+        {
+            Generated++;
+            Next = token;
+            if (Request.StopTokens?.Contains(token) == true)
+            {
+                Reason = FinishReason.Stop;
+                StopToken = token;
+                return true;
+            }
+            Output.Add(token);
+            Reason = FinishReason.Length;
+            return Generated >= Request.MaxNewTokens;
+        }
+    }
+}

@@ -1,0 +1,14 @@
+namespace PagedSim.Model.Generation;
+
+/// <summary>How prompts enter the cache.</summary>
+public enum PrefillMode
+{
+    /// <summary>Each prompt in one forward pass (prompts of equal length share a pass), then one token per step.</summary>
+    Whole,
+
+    /// <summary>
+    /// The seed's way (llama3-naive.py / llama3-paged.py): all prompts' first min-length tokens in one pass, then one
+    /// position per step for every request, feeding prompt tokens while a request is still inside its prompt.
+    /// </summary>
+    TokenByToken,
+}

@@ -1,0 +1,111 @@
+using PagedSim.Allocator;
+using static TorchSharp.torch;
+
+namespace PagedSim.Model.KvCache;
+
+/// <summary>
+/// The paged cache: per layer, K and V block pools [numBlocks, blockSize, kvHeads, headDim], and the allocator's
+/// <see cref="KvCacheManager"/>, whose ONE block table per sequence addresses every layer. New K/V are written in
+/// place into the slots the manager assigned; attention reads through the manager's dense block table.
+/// </summary>
+public sealed class PagedKvCache : IKvCache
+{
+    private readonly Tensor[] _keys, _values;
+
+    /// <summary>Allocates zeroed pools for <paramref name="config"/> (zeros: a stale slot must never hold NaN).</summary>
+    public PagedKvCache(Llama3Config config, KvCacheOptions options, Device device, ScalarType dtype)
+    {
+        Manager = new KvCacheManager(options);
+        _keys = new Tensor[config.Layers];
+        _values = new Tensor[config.Layers];
+        for (int l = 0; l < config.Layers; l++)
+        {
+            _keys[l] = zeros([options.NumBlocks, options.BlockSize, config.KvHeads, config.HeadDim], dtype, device).DetachFromDisposeScope();
+            _values[l] = zeros([options.NumBlocks, options.BlockSize, config.KvHeads, config.HeadDim], dtype, device).DetachFromDisposeScope();
+        }
+    }
+
+    /// <summary>The block allocator (shared with schedulers and the simulator).</summary>
+    public KvCacheManager Manager { get; }
+
+    /// <inheritdoc/>
+    public KvCacheKind Kind => KvCacheKind.Paged;
+
+    /// <inheritdoc/>
+    public int BlockSize => Manager.BlockSize;
+
+    /// <inheritdoc/>
+    public Tensor Keys(int layer) => _keys[layer];
+
+    /// <inheritdoc/>
+    public Tensor Values(int layer) => _values[layer];
+
+    /// <inheritdoc/>
+    public ReadOnlySpan<int> Running => Manager.RunningSequences;
+
+    /// <inheritdoc/>
+    public bool CanAdd(int tokens) => Manager.CanAdmit(tokens);
+
+    /// <inheritdoc/>
+    public int Add(int tokens) => Manager.Admit(tokens);
+
+    /// <inheritdoc/>
+    public void Append(int sequence, int tokens = 1)
+    {
+        BlockCopy copy = tokens == 1 ? Manager.Append(sequence) : Manager.Append(sequence, tokens);
+        if (!copy.IsNeeded) return;
+        // Copy-on-write of a shared partial block (after a fork): every layer's contents move with it.
+        using var scope = NewDisposeScope();
+        for (int l = 0; l < _keys.Length; l++)
+        {
+            _keys[l][copy.Destination].copy_(_keys[l][copy.Source]);
+            _values[l][copy.Destination].copy_(_values[l][copy.Source]);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Remove(int sequence) => Manager.Free(sequence);
+
+    /// <inheritdoc/>
+    public int Length(int sequence) => Manager.Table(sequence).TokenCount;
+
+    /// <inheritdoc/>
+    public KvStep Prepare(ReadOnlySpan<int> sequences, int newTokens, Device device)
+    {
+        int batch = sequences.Length, bs = Manager.BlockSize, width = Manager.MaxBlocksPerSequence;
+        ReadOnlySpan<int> dense = Manager.DenseBlockTable, lengths = Manager.DenseSequenceLengths;
+        int maxLength = 0;
+        foreach (int s in sequences) maxLength = Math.Max(maxLength, lengths[Manager.RowOf(s)]);
+        int used = (maxLength + bs - 1) / bs; // the table is trimmed to the blocks this batch can reach
+        var table = new int[batch * used];
+        var seqLens = new int[batch];
+        var slots = new long[batch * newTokens];
+        var positions = new long[batch * newTokens];
+        for (int b = 0; b < batch; b++)
+        {
+            int row = Manager.RowOf(sequences[b]);
+            ReadOnlySpan<int> blocks = dense.Slice(row * width, width);
+            blocks[..used].CopyTo(table.AsSpan(b * used, used));
+            int length = seqLens[b] = lengths[row];
+            for (int t = 0; t < newTokens; t++)
+            {
+                int pos = length - newTokens + t;
+                positions[b * newTokens + t] = pos;
+                slots[b * newTokens + t] = (long)blocks[pos / bs] * bs + pos % bs;
+            }
+        }
+        return new KvStep(batch, newTokens,
+            tensor(positions, [batch, newTokens]).to(device),
+            tensor(slots).to(device),
+            tensor(table, [batch, used]).to(device),
+            tensor(seqLens).to(device),
+            maxLength);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        foreach (Tensor t in _keys) t.Dispose();
+        foreach (Tensor t in _values) t.Dispose();
+    }
+}
