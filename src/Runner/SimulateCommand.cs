@@ -1,14 +1,109 @@
 using System.CommandLine;
+using PagedSim.Allocator.Scheduling;
+using PagedSim.Allocator.Simulation;
+using PagedSim.Runner.Output;
 
 namespace PagedSim.Runner;
 
-/// <summary>PLACEHOLDER: replaced by the real command.</summary>
+/// <summary><c>simulate</c>: replays a length trace through the paged and the naive cache and predicts fragmentation
+/// and the largest batch for a GPU size, without a GPU.</summary>
 internal static class SimulateCommand
 {
+    /// <summary>The committed ShareGPT trace, the default.</summary>
+    public const string DefaultTrace = "sharegpt-llama3.trace.json";
+
     public static Command Create()
     {
-        var command = new Command("simulate");
-        command.SetAction(_ => { Console.Error.WriteLine("not yet implemented"); return 1; });
+        var setup = new SetupOptions();
+        var trace = new Option<string?>("--trace") { Description = $"Trace file (pagedsim-trace/1 JSON); default fixtures/{DefaultTrace}" };
+        var requests = new Option<int?>("--requests") { Description = "Replay the first N requests of the trace (default: all; in static mode they form one batch)" };
+        var synthetic = new Option<int?>("--synthetic") { Description = "Replay K synthetic requests drawn from the trace's length distribution" };
+        var seed = new Option<int>("--seed") { Description = "Random seed for --synthetic and for the seed-compatible block choice", DefaultValueFactory = _ => 0 };
+        var blockSize = new Option<int>("--block-size") { Description = "Tokens per paged block", DefaultValueFactory = _ => 256 };
+        var mode = new Option<string>("--mode") { Description = "static (all start together, the seed's experiment) or continuous (waiting queue, preemption)", DefaultValueFactory = _ => "static" };
+        var seedCompat = new Option<bool>("--seed-compat") { Description = "Paged exactly as the seed: pool of (8192 / block size) × 5 blocks, random blocks, finished requests keep one block" };
+        var json = new Option<bool>("--json") { Description = "Print the report as JSON" };
+        var plot = new Option<string?>("--plot") { Description = "Write a PNG of KV memory over time, naive against paged" };
+
+        var command = new Command("simulate", "Predict KV-cache fragmentation and the largest batch for a GPU, paged against naive, from a length trace");
+        setup.AddTo(command);
+        foreach (Option o in new Option[] { trace, requests, synthetic, seed, blockSize, mode, seedCompat, json, plot }) command.Options.Add(o);
+        command.SetAction(parse =>
+        {
+            MemoryModel memory = setup.Resolve(parse);
+            Trace source = LoadTrace(parse.GetValue(trace), memory.Model.MaxSequenceLength);
+            int randomSeed = parse.GetValue(seed);
+            if (parse.GetValue(synthetic) is int k)
+            {
+                if (k <= 0) throw new UserError($"--synthetic: request count must be positive, got {k}");
+                source = SyntheticTrace.Draw(source, k, randomSeed);
+            }
+            IReadOnlyList<TraceRequest> batch = Take(source, parse.GetValue(requests));
+            SimulationMode simulationMode = parse.GetValue(mode)?.ToLowerInvariant() switch
+            {
+                "static" => SimulationMode.Static,
+                "continuous" => SimulationMode.Continuous,
+                var other => throw new UserError($"--mode: unknown mode \"{other}\"; known: static, continuous"),
+            };
+            var config = new SimulationConfig(memory, parse.GetValue(blockSize), simulationMode, parse.GetValue(seedCompat), SchedulerOptions.Default, randomSeed);
+            Validate(config);
+            string? plotPath = parse.GetValue(plot);
+            SimulationReport report = Guard(() => SimulationReport.Create(config, source, batch, keepTimeline: true));
+            string text = parse.GetValue(json) ? ReportJson.Format(report) : ReportText.Format(report);
+            // The plot first: a bad path then fails before anything is printed.
+            if (plotPath is not null) ReportPlot.Save(report, plotPath);
+            Console.Out.Write(text);
+            return 0;
+        });
         return command;
+    }
+
+    /// <summary>Reads a trace, or the committed ShareGPT trace; problems become one line.</summary>
+    public static Trace LoadTrace(string? path, int maxSequenceLength)
+    {
+        try
+        {
+            return TraceFile.Read(path ?? Fixtures.Path(DefaultTrace), maxSequenceLength);
+        }
+        catch (TraceFormatException e)
+        {
+            throw new UserError(e.Message);
+        }
+    }
+
+    /// <summary>The first <paramref name="count"/> requests (all when null).</summary>
+    public static IReadOnlyList<TraceRequest> Take(Trace trace, int? count)
+    {
+        if (count is not int n) return trace.Requests;
+        if (n <= 0 || n > trace.Requests.Count)
+            throw new UserError($"--requests: the trace {trace.Source} has {trace.Requests.Count} request(s); ask for 1 to {trace.Requests.Count}");
+        return trace.Requests.Take(n).ToArray();
+    }
+
+    /// <summary>Runs a simulation step, turning a setup it cannot simulate into one line.</summary>
+    public static T Guard<T>(Func<T> simulate)
+    {
+        try
+        {
+            return simulate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserError(e.Message.Split(" (Parameter")[0]);
+        }
+    }
+
+    /// <summary>Checks a setup, turning argument errors into one line.</summary>
+    public static void Validate(SimulationConfig config)
+    {
+        try
+        {
+            config.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            string option = e.ParamName switch { "BlockSize" => "--block-size: ", "tp" => "--tp: ", _ => "" };
+            throw new UserError(option + e.Message.Split(" (Parameter")[0].Split(Environment.NewLine)[0]);
+        }
     }
 }

@@ -1,0 +1,37 @@
+using PagedSim.Allocator.Scheduling;
+
+namespace PagedSim.Allocator.Simulation;
+
+/// <summary>Everything a simulation needs besides the trace.</summary>
+/// <param name="Memory">Model, GPU, dtype, tensor parallelism and overheads.</param>
+/// <param name="BlockSize">Tokens per paged block.</param>
+/// <param name="Mode">Static (the seed's experiment) or continuous batching.</param>
+/// <param name="SeedCompatible">Paged exactly as the seed: a fixed pool of (max length / block size) × 5 blocks,
+/// random block choice, finished requests keep their first block, the seed's position-by-position timeline.</param>
+/// <param name="Scheduler">Admission limits for continuous mode.</param>
+/// <param name="RandomSeed">Seed of the seed-compatible policy's random block choice.</param>
+public sealed record SimulationConfig(
+    MemoryModel Memory, int BlockSize = 256, SimulationMode Mode = SimulationMode.Static, bool SeedCompatible = false,
+    SchedulerOptions? Scheduler = null, int RandomSeed = 0)
+{
+    /// <summary>Admission limits in effect.</summary>
+    public SchedulerOptions SchedulerOptions => Scheduler ?? SchedulerOptions.Default;
+
+    /// <summary>Longest sequence.</summary>
+    public int MaxSequenceLength => Memory.Model.MaxSequenceLength;
+
+    /// <summary>The seed's pool: (max length / block size) × 5 blocks (160 for 8192 and 256).</summary>
+    public int SeedPoolBlocks => MaxSequenceLength / BlockSize * 5;
+
+    /// <summary>Throws <see cref="ArgumentException"/> for settings that cannot be simulated.</summary>
+    public void Validate()
+    {
+        if (BlockSize <= 0) throw new ArgumentOutOfRangeException(nameof(BlockSize), BlockSize, "Block size must be a positive number of tokens.");
+        if (BlockSize > MaxSequenceLength) throw new ArgumentOutOfRangeException(nameof(BlockSize), BlockSize, $"Block size must not exceed the max sequence length {MaxSequenceLength}.");
+        if (SeedCompatible && Mode == SimulationMode.Continuous)
+            throw new ArgumentException("The seed's settings apply to the static experiment only; drop --seed-compat or use --mode static.");
+        Memory.Model.ValidateTensorParallel(Memory.TensorParallel);
+        _ = Memory.ElementBytes;
+        SchedulerOptions.Validate(MaxSequenceLength);
+    }
+}

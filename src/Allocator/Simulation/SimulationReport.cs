@@ -1,0 +1,23 @@
+namespace PagedSim.Allocator.Simulation;
+
+/// <summary>Paged against naive for one setup and trace: the runs, and the largest batches.</summary>
+/// <param name="Config">The setup.</param>
+/// <param name="TraceSource">Where the requests came from.</param>
+/// <param name="Paged">The trace through the paged cache.</param>
+/// <param name="Naive">The trace through max-length reservations.</param>
+/// <param name="PagedMax">Largest static paged batch.</param>
+/// <param name="NaiveMax">Largest static naive batch.</param>
+public sealed record SimulationReport(
+    SimulationConfig Config, string TraceSource, RunResult Paged, RunResult Naive, MaxBatchResult PagedMax, MaxBatchResult NaiveMax)
+{
+    /// <summary>Runs both caches over <paramref name="requests"/> and searches both max batches over <paramref name="trace"/>.</summary>
+    public static SimulationReport Create(SimulationConfig config, Trace trace, IReadOnlyList<TraceRequest> requests, bool keepTimeline = false)
+    {
+        ArgumentNullException.ThrowIfNull(trace);
+        return new SimulationReport(config, trace.Source,
+            Simulator.RunPaged(config, requests, keepTimeline),
+            Simulator.RunNaive(config, requests, keepTimeline),
+            MaxBatchSearch.Run(config, trace, paged: true),
+            MaxBatchSearch.Run(config, trace, paged: false));
+    }
+}

@@ -1,0 +1,143 @@
+using PagedSim.Allocator.Scheduling;
+
+namespace PagedSim.Allocator.Simulation;
+
+/// <summary>
+/// Replays a trace through the real allocators — <see cref="KvCacheManager"/> driven by <see cref="StaticBatch"/> or
+/// <see cref="Scheduler"/>, and <see cref="NaiveAllocator"/> — jumping from event to event (block boundaries, request
+/// ends, admissions), never token by token.
+/// </summary>
+public static class Simulator
+{
+    /// <summary>Largest pool simulated (its bookkeeping takes about 12 bytes a block).</summary>
+    public const int MaxBlocks = 1 << 25;
+
+    /// <summary>Replays <paramref name="requests"/> through the paged cache.</summary>
+    public static RunResult RunPaged(SimulationConfig config, IReadOnlyList<TraceRequest> requests, bool keepTimeline = false)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        MemoryModel memory = config.Memory;
+        KvLayout layout = memory.Layout;
+        (long stepTokens, long sequences) = StepShape(config, requests);
+        long overhead = memory.OverheadBytes(stepTokens, sequences);
+        long budget = memory.KvBudgetBytes(stepTokens, sequences);
+        long blockBytes = layout.BytesPerBlock(config.BlockSize);
+        int blocks = config.SeedCompatible ? config.SeedPoolBlocks : memory.PagedBlocks(config.BlockSize, stepTokens, sequences);
+        if (blocks > MaxBlocks)
+            throw new ArgumentException($"A pool of {blocks:N0} blocks is too large to simulate (at most {MaxBlocks:N0}); use a larger block size.", nameof(config));
+        var recorder = new RunRecorder(layout.BytesPerToken, keepTimeline);
+        RunResult Result(bool fits, LimitReason reason, string? failure, int completed, int preemptions, long? seedFragmented) =>
+            new("paged", fits, reason, failure, requests.Count, completed, recorder.Steps, preemptions, blocks,
+                (long)blocks * blockBytes, overhead, recorder.Peak, recorder.Average, seedFragmented, recorder.Timeline);
+
+        if (budget <= 0)
+            return Result(false, LimitReason.WeightsDoNotFit, $"weights ({ByteSize.Gb(memory.WeightBytes)}) and overhead ({ByteSize.Gb(overhead)}) leave no room for KV cache on {ByteSize.Gb(memory.Gpu.TotalMemoryBytes)}", 0, 0, null);
+        if ((long)blocks * blockBytes > budget || blocks == 0)
+            return Result(false, LimitReason.Memory, config.SeedCompatible
+                ? $"the seed's pool of {blocks} blocks ({ByteSize.Gb((long)blocks * blockBytes)}) does not fit in the {ByteSize.Gb(budget)} left beside weights and overhead"
+                : $"not one block of {ByteSize.Gb(blockBytes)} fits in the {ByteSize.Gb(budget)} left beside weights and overhead", 0, 0, null);
+
+        var cache = new KvCacheManager(new KvCacheOptions(blocks, config.BlockSize, config.MaxSequenceLength,
+            config.SeedCompatible ? AllocationPolicy.SeedCompatible : AllocationPolicy.Default, config.RandomSeed));
+        return config.Mode == SimulationMode.Static
+            ? RunStatic(config, requests, cache, layout, recorder, Result)
+            : RunContinuous(config, requests, cache, recorder, Result);
+    }
+
+    private delegate RunResult ResultFactory(bool fits, LimitReason reason, string? failure, int completed, int preemptions, long? seedFragmented);
+
+    private static RunResult RunStatic(SimulationConfig config, IReadOnlyList<TraceRequest> requests, KvCacheManager cache,
+        KvLayout layout, RunRecorder recorder, ResultFactory result)
+    {
+        var pairs = new (int, int)[requests.Count];
+        for (int i = 0; i < pairs.Length; i++) pairs[i] = (requests[i].PromptTokens, requests[i].OutputTokens);
+        var batch = new StaticBatch(cache, pairs, config.SeedCompatible);
+        LimitReason outOfBlocks = config.SeedCompatible ? LimitReason.SeedPool : LimitReason.Memory;
+        int completed = 0;
+        long? seedFragmented = null;
+        while (!batch.OutOfMemory)
+        {
+            SchedulerStep step = batch.Advance();
+            if (step.Steps == 0 || batch.OutOfMemory) break;
+            recorder.Record(step.Step, cache.UsedBlocks, cache.ReservedSlots, batch.FilledSlots, batch.GrowthRate, batch.RunningCount, 0);
+            completed += step.Finished;
+            if (batch.RunningCount == batch.Finished.Count)
+            {
+                // The seed measures after its loop ends: the last requests to finish still hold all their blocks.
+                batch.Sync();
+                seedFragmented = cache.SeedFragmentedBytes(layout);
+            }
+        }
+        if (!batch.OutOfMemory) return result(true, LimitReason.None, null, completed, 0, seedFragmented);
+        string id = requests[batch.FailedRequest].Id;
+        string failure = $"out of blocks at step {batch.FailedStep}: request {id} needed {batch.FailedNeed} block(s), all {cache.TotalBlocks} were in use";
+        return result(false, outOfBlocks, failure, completed, 0, null);
+    }
+
+    private static RunResult RunContinuous(SimulationConfig config, IReadOnlyList<TraceRequest> requests, KvCacheManager cache,
+        RunRecorder recorder, ResultFactory result)
+    {
+        var scheduler = new Scheduler(cache, config.SchedulerOptions);
+        foreach (TraceRequest r in requests) scheduler.Submit(r.PromptTokens, r.OutputTokens);
+        int completed = 0;
+        try
+        {
+            while (true)
+            {
+                SchedulerStep step = scheduler.Advance(long.MaxValue);
+                if (step.Steps == 0) break;
+                recorder.Record(step.Step, cache.UsedBlocks, cache.ReservedSlots, scheduler.FilledSlots, scheduler.GrowthRate,
+                    scheduler.RunningCount, scheduler.WaitingCount);
+                completed += step.Finished;
+            }
+        }
+        catch (RequestTooLargeException e)
+        {
+            return result(false, LimitReason.RequestTooLarge, $"request {requests[e.Request].Id}: {e.Message}", completed, scheduler.Preemptions, null);
+        }
+        return result(true, LimitReason.None, null, completed, scheduler.Preemptions, null);
+    }
+
+    /// <summary>Replays <paramref name="requests"/> through contiguous max-length reservations.</summary>
+    public static RunResult RunNaive(SimulationConfig config, IReadOnlyList<TraceRequest> requests, bool keepTimeline = false)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        return NaiveReplay.Run(config, requests, keepTimeline);
+    }
+
+    /// <summary>
+    /// Tokens of the largest forward pass and sequences sampled per step, which size the overhead: continuous mode
+    /// uses the scheduler's limits; the seed's first forward covers the shortest prompt of every request; otherwise
+    /// static prefill is taken as chunked to the scheduler's tokens-per-step limit.
+    /// </summary>
+    public static (long TokensPerStep, long Sequences) StepShape(SimulationConfig config, IReadOnlyList<TraceRequest> requests)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        SchedulerOptions options = config.SchedulerOptions;
+        if (config.Mode == SimulationMode.Continuous) return (options.MaxTokensPerStep, options.MaxRunning);
+        long n = requests.Count;
+        if (n == 0) return (0, 0);
+        if (config.SeedCompatible) return (n * requests.Min(r => r.PromptTokens), n);
+        long prompts = 0;
+        foreach (TraceRequest r in requests) prompts += r.PromptTokens;
+        return (Math.Max(n, Math.Min(prompts, options.MaxTokensPerStep)), n);
+    }
+
+    /// <summary>The first <paramref name="count"/> requests of a trace, starting over from its beginning when it is
+    /// shorter (ids then get a "#k" suffix for the k-th repetition).</summary>
+    public static IReadOnlyList<TraceRequest> FirstRequests(Trace trace, int count)
+    {
+        ArgumentNullException.ThrowIfNull(trace);
+        int n = trace.Requests.Count;
+        if (count <= n) return count == n ? trace.Requests : trace.Requests.Take(count).ToArray();
+        var result = new TraceRequest[count];
+        for (int i = 0; i < count; i++)
+        {
+            TraceRequest r = trace.Requests[i % n];
+            result[i] = i < n ? r : r with { Id = $"{r.Id}#{i / n}" };
+        }
+        return result;
+    }
+}

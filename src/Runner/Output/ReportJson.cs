@@ -1,0 +1,80 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using PagedSim.Allocator.Simulation;
+
+namespace PagedSim.Runner.Output;
+
+/// <summary>The machine-readable report (<c>--json</c>); byte figures are bytes, shares are 0–1.</summary>
+internal static class ReportJson
+{
+    /// <summary>Timelines are thinned to about this many points.</summary>
+    public const int MaxTimelinePoints = 500;
+
+    private static readonly JsonSerializerOptions s_options = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    public static string Format(SimulationReport report)
+    {
+        SimulationConfig c = report.Config;
+        MemoryModel m = c.Memory;
+        var doc = new
+        {
+            Format = "pagedsim-simulation/1",
+            Trace = report.TraceSource,
+            Mode = c.Mode,
+            SeedCompatible = c.SeedCompatible,
+            BlockSize = c.BlockSize,
+            MaxSequenceLength = c.MaxSequenceLength,
+            Model = new { m.Model.Name, Parameters = m.Model.ParameterCount, Dtype = m.DType, WeightBytesPerGpu = m.WeightBytes, KvBytesPerTokenPerGpu = m.Layout.BytesPerToken },
+            Gpu = new { m.Gpu.Name, m.Gpu.TotalMemoryBytes, TensorParallel = m.TensorParallel, OverheadFixedBytes = m.Overhead.FixedBytes },
+            Scheduler = c.Mode == SimulationMode.Continuous ? c.SchedulerOptions : null,
+            Paged = Run(report.Paged, m),
+            Naive = Run(report.Naive, m),
+            MaxBatch = new { Paged = report.PagedMax, Naive = report.NaiveMax },
+        };
+        return JsonSerializer.Serialize(doc, s_options) + "\n";
+    }
+
+    private static object Run(RunResult r, MemoryModel m) => new
+    {
+        r.Fits,
+        Reason = r.Fits ? (LimitReason?)null : r.Reason,
+        r.Failure,
+        r.Requests,
+        r.Completed,
+        r.Steps,
+        r.Preemptions,
+        r.CapacityUnits,
+        r.CapacityBytes,
+        r.OverheadBytes,
+        PredictedPeakMemoryBytes = r.Fits ? ReportText.PeakMemory(r, m) : (long?)null,
+        Peak = Stats(r.Peak),
+        Average = Stats(r.Average),
+        r.SeedFragmentedBytes,
+        SeedFragmentedShare = r.SeedFragmentedBytes is long b ? (double?)b / m.Gpu.TotalMemoryBytes : null,
+        Timeline = Thin(r.Timeline, MaxTimelinePoints),
+    };
+
+    private static object Stats(KvStats s) => new
+    {
+        ReservedBytes = (long)Math.Round(s.ReservedBytes),
+        FilledBytes = (long)Math.Round(s.FilledBytes),
+        FragmentedBytes = (long)Math.Round(s.FragmentedBytes),
+        s.Utilization,
+    };
+
+    /// <summary>Every k-th point (the last one always), so long runs stay readable.</summary>
+    public static IReadOnlyList<TimelinePoint> Thin(IReadOnlyList<TimelinePoint> points, int max)
+    {
+        if (points.Count <= max) return points;
+        int stride = (points.Count + max - 1) / max;
+        var result = new List<TimelinePoint>();
+        for (int i = 0; i < points.Count; i += stride) result.Add(points[i]);
+        if (result[^1] != points[^1]) result.Add(points[^1]);
+        return result;
+    }
+}

@@ -1,0 +1,81 @@
+using System.CommandLine;
+using PagedSim.Allocator.Simulation;
+
+namespace PagedSim.Runner.Output;
+
+/// <summary>The options that describe a setup (GPU, model, dtype, tensor parallelism, overhead), shared by the root
+/// command and <c>simulate</c>, and their resolution into a <see cref="MemoryModel"/>.</summary>
+internal sealed class SetupOptions
+{
+    public Option<string?> Gpu { get; } = new("--gpu") { Description = $"GPU preset: {string.Join(", ", GpuSpec.Presets.Select(g => g.Name))} (default rtx4090)" };
+    public Option<string?> GpuMem { get; } = new("--gpu-mem") { Description = "GPU memory of any size instead of a preset: 24GiB, 80GB, 81559MiB or bytes" };
+    public Option<string?> Model { get; } = new("--model") { Description = $"Model preset ({string.Join(", ", ModelSpec.Presets.Select(m => m.Name))}) or a Meta params.json (or a folder holding one); default llama3-8b" };
+    public Option<string> DType { get; } = new("--dtype") { Description = "Element type of weights and KV cache: bf16, fp16, fp32, fp8", DefaultValueFactory = _ => "bf16" };
+    public Option<int> Tp { get; } = new("--tp") { Description = "Tensor parallelism: weights and KV heads split across this many GPUs of the given size", DefaultValueFactory = _ => 1 };
+    public Option<string?> Overhead { get; } = new("--overhead") { Description = "Fixed overhead per GPU (CUDA context, workspaces); default 1GiB" };
+
+    public void AddTo(Command command)
+    {
+        foreach (Option o in new Option[] { Gpu, GpuMem, Model, DType, Tp, Overhead }) command.Options.Add(o);
+    }
+
+    public MemoryModel Resolve(ParseResult parse)
+    {
+        string? gpuName = parse.GetValue(Gpu), gpuMem = parse.GetValue(GpuMem);
+        if (gpuName is not null && gpuMem is not null) throw new UserError("--gpu and --gpu-mem: give one or the other");
+        GpuSpec gpu = gpuMem is not null ? GpuSpec.OfSize(ParseSize("--gpu-mem", gpuMem), gpuMem)
+            : GpuSpec.FindPreset(gpuName ?? "rtx4090")
+              ?? throw new UserError($"--gpu: unknown GPU \"{gpuName}\"; known: {string.Join(", ", GpuSpec.Presets.Select(g => g.Name))} (or give --gpu-mem SIZE)");
+        ModelSpec model = ResolveModel(parse.GetValue(Model) ?? "llama3-8b");
+        string dtype = parse.GetValue(DType)!;
+        if (!MemoryModel.DTypes.ContainsKey(dtype))
+            throw new UserError($"--dtype: unknown type \"{dtype}\"; known: {string.Join(", ", MemoryModel.DTypes.Keys)}");
+        int tp = parse.GetValue(Tp);
+        try
+        {
+            model.ValidateTensorParallel(tp);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserError($"--tp: {e.Message.Split(" (Parameter")[0]}");
+        }
+        string? overhead = parse.GetValue(Overhead);
+        var overheadModel = overhead is null ? OverheadModel.Default : new OverheadModel(ParseSize("--overhead", overhead));
+        return new MemoryModel(model, gpu, dtype.ToLowerInvariant(), tp, overheadModel);
+    }
+
+    public static long ParseSize(string option, string text)
+    {
+        try
+        {
+            return ByteSize.Parse(text);
+        }
+        catch (FormatException e)
+        {
+            throw new UserError($"{option}: {e.Message}");
+        }
+    }
+
+    private static ModelSpec ResolveModel(string value)
+    {
+        if (ModelSpec.FindPreset(value) is ModelSpec preset) return preset;
+        string path = Directory.Exists(value) ? FindParams(value) : value;
+        if (!File.Exists(path))
+            throw new UserError($"--model: \"{value}\" is neither a known model ({string.Join(", ", ModelSpec.Presets.Select(m => m.Name))}) nor a params.json file");
+        try
+        {
+            return ModelSpec.FromMetaParams(File.ReadAllText(path), Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(path))) ?? path);
+        }
+        catch (FormatException e)
+        {
+            throw new UserError($"{path}: {e.Message}");
+        }
+    }
+
+    private static string FindParams(string dir)
+    {
+        foreach (string candidate in new[] { Path.Combine(dir, "params.json"), Path.Combine(dir, "original", "params.json") })
+            if (File.Exists(candidate)) return candidate;
+        throw new UserError($"--model: folder {dir} holds no params.json (looked in it and in original/)");
+    }
+}
