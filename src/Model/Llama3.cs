@@ -74,6 +74,10 @@ public sealed class Llama3 : IDisposable
         for (int l = 0; l < c.Layers; l++)
         {
             LayerWeights w = Weights.Layers[l];
+            // Each layer's temporaries are freed when the layer ends; otherwise a long prompt's activations stay
+            // allocated for every layer until the pass ends (about 19 GB for 2,589 tokens of Llama 3 8B).
+            using DisposeScope layer = NewDisposeScope();
+            Tensor input = x;
 
             // Attention: fused qkv projection, RoPE on q and k, new K/V into the cache, attention over the cache.
             Tensor h = RmsNorm(x, w.AttentionNorm);
@@ -93,7 +97,8 @@ public sealed class Llama3 : IDisposable
             h = RmsNorm(x, w.FfnNorm);
             Tensor gateUp = F.linear(h, w.W13);
             Tensor gate = gateUp.narrow(2, 0, c.HiddenDim), up = gateUp.narrow(2, c.HiddenDim, c.HiddenDim);
-            x = x + F.linear(F.silu(gate) * up, w.W2);
+            x = layer.MoveToOuter(x + F.linear(F.silu(gate) * up, w.W2));
+            if (l > 0) input.Dispose(); // the previous layer's output
         }
         Tensor last = x.select(1, len - 1);                           // only the last position's logits are needed
         return F.linear(RmsNorm(last, Weights.Norm), Weights.Output).to(ScalarType.Float32);

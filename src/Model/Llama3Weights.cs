@@ -61,6 +61,13 @@ public sealed class Llama3Weights : IDisposable
         }
     }
 
+    /// <summary>
+    /// Wraps tensors that are already fused, on their device and in their dtype (e.g. synthetic weights created in
+    /// place); the new object owns them.
+    /// </summary>
+    public static Llama3Weights FromFused(Tensor embedding, LayerWeights[] layers, Tensor norm, Tensor output) =>
+        new(embedding, layers, norm, output);
+
     /// <summary>Fuses and converts tensors named as in Meta's checkpoints (shapes already checked). The inputs stay the caller's.</summary>
     public static Llama3Weights FromMetaTensors(Llama3Config config, IReadOnlyDictionary<string, Tensor> t, Device device, ScalarType dtype)
     {

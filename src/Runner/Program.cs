@@ -6,4 +6,5 @@ var root = RunCommand.Create();
 root.Subcommands.Add(SimulateCommand.Create());
 root.Subcommands.Add(TraceCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
+root.Subcommands.Add(ServeTraceCommand.Create());
 return Cli.Invoke(root, args);

@@ -1,45 +1,261 @@
 using System.CommandLine;
 using PagedSim.Allocator.Simulation;
+using PagedSim.Model;
+using PagedSim.Model.Checkpoints;
+using PagedSim.Model.Synthetic;
+using PagedSim.Model.Tokenization;
 using PagedSim.Runner.Output;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PagedSim.Runner;
 
 /// <summary>
-/// The root command, <c>PagedSim N</c>: the seed's paged experiment for the first N ShareGPT requests. The GPU run
-/// comes later; for now it prints the simulator's prediction for this setup and says so.
+/// The root command, <c>PagedSim N</c>: the seed's experiment for the first N ShareGPT requests. Prints the
+/// simulator's prediction for this GPU, then runs Llama 3 (batched greedy generation, paged or naive cache) and
+/// reports responses, fragmentation, KV use, speed and predicted vs measured peak memory. Without CUDA or weights it
+/// prints the prediction and one line on what is missing (exit 0).
 /// </summary>
 internal static class RunCommand
 {
-    public static RootCommand Create()
+    /// <summary>Environment variable naming the Llama 3 checkpoint directory.</summary>
+    public const string ModelVariable = "LLAMA3_DIR";
+
+    /// <summary>Checkpoint directory looked for in the current directory.</summary>
+    public const string DefaultModelDir = "Meta-Llama-3-8B-Instruct";
+
+    public static RootCommand Create(TextWriter? output = null, TextWriter? log = null, bool? interactive = null)
     {
-        var count = new Argument<int>("N") { Description = "Requests to batch (the first N of the ShareGPT trace)", DefaultValueFactory = _ => 49 };
+        var count = new Argument<int>("N") { Description = "Requests to batch (the first N of the ShareGPT file)", DefaultValueFactory = _ => 49 };
         var setup = new SetupOptions();
+        var shareGpt = new Option<string?>("--sharegpt") { Description = "ShareGPT JSON file (default fixtures/sharegpt-filtered.json)" };
+        var naive = new Option<bool>("--naive") { Description = "Contiguous cache of 8192 tokens per request, pre-allocated (llama3-naive.py) instead of the paged cache" };
+        var synthetic = new Option<bool>("--synthetic") { Description = "Seeded random weights of the model's shape, created on the device (no download); each request stops at its recorded answer length" };
+        var shape = new Option<string>("--synthetic-shape") { Description = "Shape of the synthetic weights: 8b (the --model preset, default llama3-8b) or tiny (dim 64, 2 layers, real vocabulary: a quick CPU check)", DefaultValueFactory = _ => "8b" };
+        var seed = new Option<long>("--seed") { Description = "Seed of the synthetic weights", DefaultValueFactory = _ => 0 };
+        var device = new Option<string>("--device") { Description = "auto (CUDA if available, else only the prediction), cuda or cpu", DefaultValueFactory = _ => "auto" };
+        var maxNew = new Option<int?>("--max-new-tokens") { Description = "Cap on new tokens per request (default: up to 8192 tokens in all)" };
+        var blockSize = new Option<int>("--block-size") { Description = "Tokens per KV block (flash-attn's paged kernel needs a multiple of 256)", DefaultValueFactory = _ => 256 };
+        var attention = new Option<string>("--attention") { Description = "auto (flash-attn when its library loads, else reference), flash or reference", DefaultValueFactory = _ => "auto" };
+        var json = new Option<string?>("--json") { Description = "Write a JSON summary to this file" };
+        var findMax = new Option<bool>("--find-max-batch") { Description = "Find the largest N that really runs on this GPU (bisection with short outputs), beside the simulator's prediction" };
+        var noResponses = new Option<bool>("--no-responses") { Description = "Do not print the responses" };
         var command = new RootCommand("PagedSim: PagedAttention KV-cache allocator, simulator and Llama 3 runner");
         command.Arguments.Add(count);
         setup.AddTo(command);
+        foreach (Option o in new Option[] { shareGpt, naive, synthetic, shape, seed, device, maxNew, blockSize, attention, json, findMax, noResponses })
+            command.Options.Add(o);
         command.SetAction(parse =>
         {
-            int n = parse.GetValue(count);
-            if (n <= 0) throw new UserError($"N: request count must be positive, got {n}");
-            MemoryModel memory = setup.Resolve(parse);
-            Trace trace = SimulateCommand.LoadTrace(null, memory.Model.MaxSequenceLength);
-            var config = new SimulationConfig(memory);
-            SimulateCommand.Validate(config);
-            IReadOnlyList<TraceRequest> requests = Simulator.FirstRequests(trace, n);
-            RunResult paged = SimulateCommand.Guard(() => Simulator.RunPaged(config, requests)), naive = Simulator.RunNaive(config, requests);
-            MaxBatchResult pagedMax = SimulateCommand.Guard(() => MaxBatchSearch.Run(config, trace, paged: true));
-            MaxBatchResult naiveMax = MaxBatchSearch.Run(config, trace, paged: false);
-
-            Console.WriteLine($"Prediction for {n} request(s) of {trace.Source}{(n > trace.Requests.Count ? " (trace repeated)" : "")} on {memory.Gpu.Name} ({ByteSize.Gb(memory.Gpu.TotalMemoryBytes)}), {memory.Model.Name} {memory.DType}:");
-            foreach ((RunResult r, MaxBatchResult max) in new[] { (paged, pagedMax), (naive, naiveMax) })
-            {
-                Console.WriteLine($"  {r.Cache}: {(r.Fits ? $"fits, peak memory needed {ByteSize.Gb(ReportText.PeakMemory(r, memory))} (KV {ByteSize.Gb((long)r.Peak.ReservedBytes)})" : "does not fit")}" +
-                    $"; max batch {max.MaxBatch} ({ReportText.Reason(max.Reason)})");
-                if (r.Failure is not null) Console.WriteLine($"    {r.Failure}");
-            }
-            Console.WriteLine("GPU run: not yet implemented in this version; the figures above are the simulator's (see README, `simulate --help`).");
-            return 0;
+            var settings = new RunSettings(parse.GetValue(count), parse.GetValue(shareGpt), parse.GetValue(naive), parse.GetValue(synthetic),
+                parse.GetValue(shape)!, parse.GetValue(seed), parse.GetValue(device)!, parse.GetValue(maxNew), parse.GetValue(blockSize),
+                parse.GetValue(attention)!, parse.GetValue(json), parse.GetValue(findMax), parse.GetValue(setup.Model), !parse.GetValue(noResponses));
+            return Execute(settings, (spec, gpu) => setup.Resolve(parse, spec, gpu), output ?? Console.Out, log ?? Console.Error,
+                interactive ?? (output is null && ProgressDisplay.IsTerminal));
         });
         return command;
     }
+
+    internal static int Execute(RunSettings s, Func<ModelSpec?, GpuSpec?, MemoryModel> resolve, TextWriter console, TextWriter log, bool interactive)
+    {
+        Validate(s);
+
+        // Where it would run, and with which weights.
+        string? noCuda = null;
+        Device? device = s.Device == "cpu" ? CPU : null;
+        if (device is null)
+        {
+            noCuda = CudaMissing();
+            if (noCuda is null) device = CUDA;
+            else if (s.Device == "cuda") throw new UserError($"--device cuda: no CUDA device ({noCuda})", Cli.Failed);
+        }
+        string? checkpoint = s.Synthetic ? null : FindCheckpoint(s.ModelDir);
+        Llama3Config? checkpointConfig = checkpoint is null ? null : ReadConfig(checkpoint);
+
+        // The setup the simulator predicts for: this GPU as the driver reports it, the checkpoint's shape if any.
+        GpuSpec? gpu = null;
+        string deviceName = device is null ? "no CUDA device" : "CPU";
+        if (device?.type == DeviceType.CUDA && RunDeviceMemory.Query() is (_, long total))
+        {
+            deviceName = RunDeviceMemory.Name() ?? "CUDA device 0";
+            gpu = new GpuSpec(deviceName, total, "as the device reports it (cuMemGetInfo)");
+        }
+        ModelSpec? spec = checkpointConfig is null ? (s.SyntheticShape == "tiny" ? Spec(SyntheticShapes.Tiny, "synthetic-tiny") : null)
+            : Spec(checkpointConfig, Path.GetFileName(Path.GetFullPath(checkpoint!).TrimEnd('/')));
+        MemoryModel memory = resolve(spec, gpu);
+        Llama3Config? syntheticShape = !s.Synthetic ? null : s.SyntheticShape == "tiny" ? SyntheticShapes.Tiny : Config(memory.Model);
+
+        bool runs = device is not null && (s.Synthetic || checkpoint is not null);
+        Llama3Tokenizer? tokenizer = runs || s.ShareGpt is not null ? LoadTokenizer(checkpoint) : null;
+        RunRequests? requests = tokenizer is null ? null
+            : RunRequests.Load(s.ShareGpt ?? Fixtures.Path("sharegpt-filtered.json"), tokenizer, s.Count);
+        int[]? maxNew = requests?.MaxNewTokens(s.Synthetic, s.MaxNewTokens);
+        Trace trace = requests?.Trace ?? SimulateCommand.LoadTrace(null, memory.Model.MaxSequenceLength);
+        IReadOnlyList<TraceRequest> planned = requests is null ? Simulator.FirstRequests(trace, s.Count) : requests.Planned(maxNew!, s.Synthetic);
+        if (s.MaxNewTokens is int cap && requests is null)
+            planned = [.. planned.Select(r => r.OutputTokens > cap ? r with { OutputTokens = cap } : r)];
+        var prediction = RunPrediction.Create(memory, s.BlockSize, trace, planned);
+        prediction.Write(console);
+
+        if (!runs)
+        {
+            console.WriteLine(Missing(noCuda, checkpoint is null && !s.Synthetic));
+            if (s.JsonPath is not null) AtomicFile.WriteAllText(s.JsonPath, RunJsonPredictionOnly(s, prediction));
+            return 0;
+        }
+        if (s.FindMaxBatch)
+            return RunMaxBatch.Execute(s, device!, syntheticShape, checkpoint, tokenizer!, memory, prediction, deviceName, console, log);
+
+        string modelName = syntheticShape is not null ? $"synthetic {(s.SyntheticShape == "tiny" ? "tiny" : memory.Model.Name)} weights (seed {s.Seed})" : checkpoint!;
+        long predictedPeak = prediction.NeededBytes(s.Naive, planned);
+        RunSession session;
+        try
+        {
+            session = RunSession.Open(device!, syntheticShape, s.Seed, checkpoint, s.Attention, s.BlockSize, s.Naive);
+        }
+        catch (Exception e) when (RunOutOfMemory.Is(e))
+        {
+            throw RunOutOfMemory.Describe(e, "creating the weights", predictedPeak);
+        }
+        RunReport report;
+        using (session)
+        {
+            console.WriteLine(session.AttentionNote);
+            string phase = "starting";
+            RunOutcome outcome;
+            try
+            {
+                int? poolCap = session.OnCuda ? PoolCap(memory, s.BlockSize, planned) : null;
+                outcome = new ProgressDisplay(interactive, log).Run($"{s.Cache} N={s.Count}", update =>
+                    session.Generate(requests!.Prompts, maxNew!, s.Synthetic ? null : tokenizer!.StopTokens, s.Naive, s.BlockSize, poolCap, update, p => phase = p));
+            }
+            catch (Exception e) when (RunOutOfMemory.Is(e) || e is PagedSim.Allocator.OutOfBlocksException)
+            {
+                throw RunOutOfMemory.Describe(e, phase, predictedPeak);
+            }
+            report = new RunReport(s, deviceName, memory.Gpu.TotalMemoryBytes, modelName, session.AttentionNote, requests!, outcome, prediction, tokenizer!);
+        }
+        if (s.JsonPath is not null) AtomicFile.WriteAllText(s.JsonPath, report.Json());
+        if (s.PrintResponses) report.WriteResponses(console);
+        report.WriteSummary(console);
+        return 0;
+    }
+
+    /// <summary>Blocks that fit in the memory free now beside the modelled overhead of this batch.</summary>
+    internal static int? PoolCap(MemoryModel memory, int blockSize, IReadOnlyList<TraceRequest> planned)
+    {
+        if (RunDeviceMemory.Query() is not (long free, _)) return null;
+        (long tokens, long sequences) = Simulator.StepShape(new SimulationConfig(memory, blockSize), planned);
+        long budget = free - memory.OverheadBytes(tokens, sequences);
+        return (int)Math.Clamp(budget / memory.Layout.BytesPerBlock(blockSize), 0, int.MaxValue / 2);
+    }
+
+    private static void Validate(RunSettings s)
+    {
+        if (s.Count <= 0) throw new UserError($"N: request count must be positive, got {s.Count}");
+        if (s.BlockSize <= 0 || s.BlockSize > RunSettings.MaxSequenceLength)
+            throw new UserError($"--block-size: must be 1 to {RunSettings.MaxSequenceLength}, got {s.BlockSize}");
+        if (s.MaxNewTokens is int m && m <= 0) throw new UserError($"--max-new-tokens: must be positive, got {m}");
+        if (s.SyntheticShape is not ("8b" or "tiny")) throw new UserError($"--synthetic-shape: unknown shape \"{s.SyntheticShape}\"; known: 8b, tiny");
+        if (s.SyntheticShape == "tiny" && !s.Synthetic) throw new UserError("--synthetic-shape: only with --synthetic");
+        if (s.Device is not ("auto" or "cuda" or "cpu")) throw new UserError($"--device: unknown device \"{s.Device}\"; known: auto, cuda, cpu");
+        if (s.Attention is not ("auto" or "flash" or "reference")) throw new UserError($"--attention: unknown backend \"{s.Attention}\"; known: auto, flash, reference");
+        if (s.ShareGpt is not null && !File.Exists(s.ShareGpt)) throw new UserError($"--sharegpt: {s.ShareGpt}: file not found");
+        if (s.JsonPath is not null && Path.GetDirectoryName(Path.GetFullPath(s.JsonPath)) is string dir && !Directory.Exists(dir))
+            throw new UserError($"--json: directory {dir} does not exist");
+        if (s.ModelDir is not null && !s.Synthetic && ModelSpec.FindPreset(s.ModelDir) is null && !Directory.Exists(s.ModelDir) && !File.Exists(s.ModelDir))
+            throw new UserError($"--model: \"{s.ModelDir}\" is neither a known model ({string.Join(", ", ModelSpec.Presets.Select(m => m.Name))}) nor a checkpoint directory");
+    }
+
+    private static string? CudaMissing()
+    {
+        try
+        {
+            return torch.cuda.is_available() ? null : "torch.cuda.is_available() is false: no NVIDIA GPU, or a CPU-only libtorch";
+        }
+        catch (Exception e)
+        {
+            return $"libtorch could not be loaded: {e.Message.Split('\n')[0]}";
+        }
+    }
+
+    private static string Missing(string? noCuda, bool noWeights)
+    {
+        const string Weights = "no Llama 3 weights (--model DIR, $" + ModelVariable + " or ./" + DefaultModelDir + ")";
+        const string GetWeights = "download Meta-Llama-3-8B-Instruct (Meta's original/ or the Hugging Face layout) or pass --synthetic for seeded random weights of its shape";
+        const string GetCuda = "run on an NVIDIA GPU with TorchSharp-cuda-linux (build with -p:TorchBackend=cuda) and the flash-attn library (docs/flash-attn.md)";
+        if (noCuda is not null && noWeights) return $"GPU run: not run: no CUDA device ({noCuda}) and {Weights}; {GetCuda}, and {GetWeights}.";
+        if (noCuda is not null) return $"GPU run: not run: no CUDA device ({noCuda}); {GetCuda}, or pass --device cpu (slow; --synthetic --synthetic-shape tiny for a quick check).";
+        return $"GPU run: not run: {Weights}; {GetWeights}.";
+    }
+
+    /// <summary>--model DIR, else $LLAMA3_DIR, else ./Meta-Llama-3-8B-Instruct; each as given or its original/ (Meta's files in Hugging Face's repo).</summary>
+    internal static string? FindCheckpoint(string? modelOption)
+    {
+        string? given = modelOption is not null && Directory.Exists(modelOption) ? modelOption
+            : modelOption is not null && File.Exists(modelOption) ? Path.GetDirectoryName(Path.GetFullPath(modelOption))
+            : null;
+        string? env = Environment.GetEnvironmentVariable(ModelVariable);
+        foreach (string? dir in new[] { given, string.IsNullOrEmpty(env) ? null : env, DefaultModelDir })
+        {
+            if (dir is null || !Directory.Exists(dir)) continue;
+            foreach (string candidate in new[] { dir, Path.Combine(dir, "original") })
+                if (File.Exists(Path.Combine(candidate, "params.json")) || File.Exists(Path.Combine(candidate, "config.json"))) return candidate;
+            if (dir == given) throw new UserError($"--model: {dir} holds neither params.json (Meta layout) nor config.json (Hugging Face layout), nor original/params.json");
+        }
+        return null;
+    }
+
+    private static Llama3Config ReadConfig(string dir)
+    {
+        try
+        {
+            string meta = Path.Combine(dir, "params.json");
+            return File.Exists(meta) ? Llama3Config.FromMetaParams(meta) : Llama3Config.FromHuggingFace(Path.Combine(dir, "config.json"));
+        }
+        catch (CheckpointException e)
+        {
+            throw new UserError(e.Message, Cli.BadInput, e);
+        }
+    }
+
+    private static Llama3Tokenizer LoadTokenizer(string? checkpoint)
+    {
+        // Meta's checkpoints carry tokenizer.model (Hugging Face's keep it in original/); every Llama 3 model shares
+        // the tokenizer of fixtures/llama3.
+        string? path = checkpoint is null ? null
+            : new[] { Path.Combine(checkpoint, "tokenizer.model"), Path.Combine(checkpoint, "original", "tokenizer.model") }.FirstOrDefault(File.Exists);
+        path ??= Fixtures.Path("llama3/tokenizer.model");
+        try
+        {
+            return Llama3Tokenizer.Load(path);
+        }
+        catch (TokenizerLoadException e)
+        {
+            throw new UserError(e.Message, Cli.BadInput, e);
+        }
+    }
+
+    /// <summary>The simulator's spec of a checkpoint's shape (multiple_of = hidden and a multiplier that lands on it).</summary>
+    private static ModelSpec Spec(Llama3Config c, string name) =>
+        new(name, c.Dim, c.Layers, c.Heads, c.KvHeads, c.VocabSize, c.HiddenDim, c.HiddenDim / (double)(int)(8.0 * c.Dim / 3), c.TiedEmbeddings);
+
+    private static Llama3Config Config(ModelSpec m) =>
+        new(m.Dim, m.Layers, m.Heads, m.KvHeads, m.VocabSize, m.FfnHidden, 1e-5, 500000.0, m.TiedEmbeddings);
+
+    private static string RunJsonPredictionOnly(RunSettings s, RunPrediction p) =>
+        System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object?>
+        {
+            ["format"] = "pagedsim-run/1",
+            ["cache"] = s.Cache,
+            ["requests"] = s.Count,
+            ["run"] = null,
+            ["memory"] = new Dictionary<string, object?>
+            {
+                ["gpu"] = p.Memory.Gpu.Name,
+                ["predictedFits"] = p.For(s.Naive).Fits,
+                ["predictedPeakBytes"] = p.PeakMemory(s.Naive),
+                ["predictedMaxBatch"] = p.MaxFor(s.Naive).MaxBatch,
+            },
+        }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
 }

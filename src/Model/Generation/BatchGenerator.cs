@@ -12,6 +12,11 @@ namespace PagedSim.Model.Generation;
 /// </summary>
 public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBackend attention)
 {
+    private int _passes;
+
+    /// <summary>Called after every forward pass, before the requests it finished leave the cache (progress, timing).</summary>
+    public Action<GenerationStep>? StepCompleted { get; set; }
+
     /// <summary>Runs <paramref name="requests"/> to completion; results are in request order.</summary>
     public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<GenerationRequest> requests, GenerationOptions? options = null)
     {
@@ -53,7 +58,7 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
                 s.Sequence = cache.Add(s.Request.Prompt.Count);
                 bySequence[s.Sequence] = s;
             }
-            Step(batch, [.. batch.Select(s => s.Request.Prompt)], bySequence, sampling, emit: _ => true);
+            Step(batch, [.. batch.Select(s => s.Request.Prompt)], bySequence, sampling, emit: _ => true, prefill: true);
         }
     }
 
@@ -66,7 +71,7 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
             s.Fed = min;
             bySequence[s.Sequence] = s;
         }
-        Step(states, [.. states.Select(s => s.Request.Prompt.Take(min).ToArray())], bySequence, sampling, emit: s => s.Fed == s.Request.Prompt.Count);
+        Step(states, [.. states.Select(s => s.Request.Prompt.Take(min).ToArray())], bySequence, sampling, emit: s => s.Fed == s.Request.Prompt.Count, prefill: true);
         // Feed prompt tokens one position per step while any request is still inside its prompt.
         while (bySequence.Values.Any(s => s.Fed < s.Request.Prompt.Count))
         {
@@ -77,7 +82,7 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
                 s.Fed++;
                 cache.Append(s.Sequence);
             }
-            Step(batch, [.. batch.Select(s => new[] { s.Next })], bySequence, sampling, emit: s => s.Fed >= s.Request.Prompt.Count);
+            Step(batch, [.. batch.Select(s => new[] { s.Next })], bySequence, sampling, emit: s => s.Fed >= s.Request.Prompt.Count, prefill: true);
         }
     }
 
@@ -87,7 +92,7 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
         {
             RequestState[] batch = Running(bySequence);
             foreach (RequestState s in batch) cache.Append(s.Sequence);
-            Step(batch, [.. batch.Select(s => new[] { s.Next })], bySequence, sampling, emit: _ => true);
+            Step(batch, [.. batch.Select(s => new[] { s.Next })], bySequence, sampling, emit: _ => true, prefill: false);
         }
     }
 
@@ -102,8 +107,10 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
 
     /// <summary>One forward pass over <paramref name="batch"/>; then each request whose <paramref name="emit"/> holds takes the chosen token.</summary>
     private void Step(RequestState[] batch, IReadOnlyList<int>[] tokens, Dictionary<int, RequestState> bySequence,
-        SamplingOptions sampling, Func<RequestState, bool> emit)
+        SamplingOptions sampling, Func<RequestState, bool> emit, bool prefill)
     {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        double launch;
         int len = tokens[0].Count;
         var flat = new long[batch.Length * len];
         for (int b = 0; b < batch.Length; b++)
@@ -118,24 +125,31 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
             KvStep step = cache.Prepare(sequences, len, model.Device);
             Tensor input = tensor(flat, [batch.Length, len]).to(model.Device);
             Tensor output = model.Forward(input, cache, step, attention);
+            launch = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
             bool needLogits = !sampling.IsGreedy || batch.Any(s => s.Logits is not null);
             if (needLogits) logits = output.cpu().data<float>().ToArray();
             chosen = sampling.IsGreedy
                 ? output.argmax(-1).cpu().data<long>().ToArray().Select(x => (int)x).ToArray()
                 : new int[batch.Length];
         }
+        var finished = new List<RequestState>();
+        int emitted = 0;
         for (int b = 0; b < batch.Length; b++)
         {
             RequestState s = batch[b];
             if (!emit(s)) continue;
+            emitted++;
             ReadOnlySpan<float> row = logits is null ? default : logits.AsSpan(b * vocab, vocab);
             int token = sampling.IsGreedy ? chosen[b] : TokenSampler.Sample(row, sampling, s.Random);
             s.Logits?.Add(row.ToArray());
-            if (s.Accept(token))
-            {
-                cache.Remove(s.Sequence); // its blocks are free for the others at once
-                bySequence.Remove(s.Sequence);
-            }
+            if (s.Accept(token)) finished.Add(s);
+        }
+        StepCompleted?.Invoke(new GenerationStep(_passes++, prefill, batch.Length, len, emitted, finished.Count,
+            bySequence.Count - finished.Count, launch, System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds));
+        foreach (RequestState s in finished)
+        {
+            cache.Remove(s.Sequence); // its blocks are free for the others at once
+            bySequence.Remove(s.Sequence);
         }
     }
 

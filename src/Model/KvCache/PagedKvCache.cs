@@ -63,6 +63,22 @@ public sealed class PagedKvCache : IKvCache
         }
     }
 
+    /// <summary>
+    /// Carries out a copy-on-write the manager returned (<see cref="KvCacheManager.Append(int)"/> after a
+    /// <see cref="KvCacheManager.Fork"/>): block <see cref="BlockCopy.Source"/>'s K and V move to
+    /// <see cref="BlockCopy.Destination"/> in every layer's pools. Nothing happens when no copy is needed.
+    /// </summary>
+    public void CopyBlock(BlockCopy copy)
+    {
+        if (!copy.IsNeeded) return;
+        using var scope = NewDisposeScope();
+        for (int l = 0; l < _keys.Length; l++)
+        {
+            _keys[l][copy.Destination].copy_(_keys[l][copy.Source]);
+            _values[l][copy.Destination].copy_(_values[l][copy.Source]);
+        }
+    }
+
     /// <inheritdoc/>
     public void Remove(int sequence) => Manager.Free(sequence);
 

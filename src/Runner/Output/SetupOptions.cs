@@ -19,14 +19,17 @@ internal sealed class SetupOptions
         foreach (Option o in new Option[] { Gpu, GpuMem, Model, DType, Tp, Overhead }) command.Options.Add(o);
     }
 
-    public MemoryModel Resolve(ParseResult parse)
+    /// <summary>The setup the options describe; <paramref name="modelSpec"/> replaces --model's resolution (a checkpoint
+    /// the runner already read) and <paramref name="deviceGpu"/> is the GPU when neither --gpu nor --gpu-mem is given.</summary>
+    public MemoryModel Resolve(ParseResult parse, ModelSpec? modelSpec = null, GpuSpec? deviceGpu = null)
     {
         string? gpuName = parse.GetValue(Gpu), gpuMem = parse.GetValue(GpuMem);
         if (gpuName is not null && gpuMem is not null) throw new UserError("--gpu and --gpu-mem: give one or the other");
         GpuSpec gpu = gpuMem is not null ? GpuSpec.OfSize(ParseSize("--gpu-mem", gpuMem), gpuMem)
+            : gpuName is null && deviceGpu is not null ? deviceGpu
             : GpuSpec.FindPreset(gpuName ?? "rtx4090")
               ?? throw new UserError($"--gpu: unknown GPU \"{gpuName}\"; known: {string.Join(", ", GpuSpec.Presets.Select(g => g.Name))} (or give --gpu-mem SIZE)");
-        ModelSpec model = ResolveModel(parse.GetValue(Model) ?? "llama3-8b");
+        ModelSpec model = modelSpec ?? ResolveModel(parse.GetValue(Model) ?? "llama3-8b");
         string dtype = parse.GetValue(DType)!;
         if (!MemoryModel.DTypes.ContainsKey(dtype))
             throw new UserError($"--dtype: unknown type \"{dtype}\"; known: {string.Join(", ", MemoryModel.DTypes.Keys)}");

@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using PagedSim.Allocator;
+using PagedSim.Model.Attention;
+using PagedSim.Model.KvCache;
+using static TorchSharp.torch;
+
+namespace PagedSim.Model.Generation;
+
+/// <summary>
+/// Parallel sampling, as the vLLM paper does it: K completions of each prompt share the prompt's blocks. The prompt
+/// is prefilled once into blocks every sample references (<see cref="KvCacheManager.Fork"/>); the first K − 1 samples
+/// to write into the shared partial last block get their own copy of it, K/V data included in every layer
+/// (<see cref="PagedKvCache.CopyBlock"/>). With <c>share: false</c> every sample holds its own copy of the prompt: the
+/// baseline the saving is measured against.
+/// </summary>
+/// <remarks>
+/// Sample j of prompt g draws from its own seeded stream, number g·K + j, the stream <see cref="BatchGenerator"/> gives
+/// request g·K + j: K copies of each prompt run through <see cref="BatchGenerator"/> with the same seed produce the same
+/// tokens. Groups are admitted by <see cref="ForkedGroups"/> (worst-case reservation, no preemption).
+/// </remarks>
+public sealed class ParallelSampler(Llama3 model, PagedKvCache cache, IAttentionBackend attention)
+{
+    /// <summary>Runs <paramref name="samples"/> completions of every prompt to the end.</summary>
+    public ParallelSamplingRun Generate(IReadOnlyList<GenerationRequest> prompts, int samples, SamplingOptions sampling, bool share = true)
+    {
+        ArgumentNullException.ThrowIfNull(prompts);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(samples);
+        sampling.Validate();
+        if (cache.Manager.RunningCount != 0) throw new ArgumentException("The cache must be empty.", nameof(cache));
+        var groups = new ForkedGroups(cache.Manager, samples, share);
+        var states = new Sample[prompts.Count][];
+        for (int g = 0; g < prompts.Count; g++)
+        {
+            GenerationRequest r = prompts[g];
+            if (r.Prompt.Count == 0 || r.MaxNewTokens <= 0) throw new ArgumentException($"Prompt {g} is empty or asks for no tokens.", nameof(prompts));
+            if (r.Prompt.Count + r.MaxNewTokens > Math.Min(model.MaxPositions, cache.Manager.Options.MaxSequenceLength))
+                throw new ArgumentException($"Prompt {g} needs {r.Prompt.Count + r.MaxNewTokens} positions; the model or cache has fewer.", nameof(prompts));
+            states[g] = Enumerable.Range(0, samples).Select(j => new Sample(r, new Random(unchecked(sampling.Seed * 1_000_003 + g * samples + j)))).ToArray();
+            groups.Submit(r.Prompt.Count, r.MaxNewTokens);
+        }
+
+        var clock = Stopwatch.StartNew();
+        var running = new List<(int Group, int Index)>();
+        var blocksPerStep = new List<int>();
+        int peak = 0, copies = 0;
+        while (!groups.IsIdle)
+        {
+            // Samples that continue append the slot of the token they feed; a shared partial block is copied first.
+            foreach ((int g, int j) in running)
+            {
+                BlockCopy copy = cache.Manager.Append(groups.SequencesOf(g)[j]);
+                if (copy.IsNeeded) copies++;
+                cache.CopyBlock(copy);
+            }
+            IReadOnlyList<int> admitted = groups.AdmitWaiting();
+            if (admitted.Count == 0 && running.Count == 0) throw new InvalidOperationException("No group could be admitted into an empty pool.");
+            int used = cache.Manager.UsedBlocks;
+            peak = Math.Max(peak, used);
+            blocksPerStep.Add(used);
+
+            var stepped = new List<(int Group, int Index)>(running);
+            foreach (var byLength in admitted.GroupBy(g => prompts[g].Prompt.Count))
+            {
+                // Shared: one prompt pass per group, every sample draws from its logits; independent: one row each.
+                int[] batch = [.. byLength];
+                var rows = share ? batch.Select(g => (g, 0)).ToList() : batch.SelectMany(g => Enumerable.Range(0, samples).Select(j => (g, j))).ToList();
+                float[] logits = Forward(rows, groups, byLength.Key, (g, _) => prompts[g].Prompt);
+                for (int i = 0; i < batch.Length; i++)
+                    for (int j = 0; j < samples; j++)
+                    {
+                        int row = share ? i : i * samples + j;
+                        states[batch[i]][j].Draw(logits.AsSpan(row * model.Config.VocabSize, model.Config.VocabSize), sampling);
+                        stepped.Add((batch[i], j));
+                    }
+            }
+            if (running.Count > 0)
+            {
+                float[] logits = Forward(running, groups, 1, (g, j) => [states[g][j].Next]);
+                for (int i = 0; i < running.Count; i++)
+                    states[running[i].Group][running[i].Index].Draw(logits.AsSpan(i * model.Config.VocabSize, model.Config.VocabSize), sampling);
+            }
+            running.Clear();
+            foreach ((int g, int j) in stepped)
+            {
+                if (states[g][j].Done) groups.Finish(g, j);
+                else running.Add((g, j));
+            }
+        }
+        IReadOnlyList<GenerationResult>[] results = states.Select(group => (IReadOnlyList<GenerationResult>)group
+            .Select(s => new GenerationResult(s.Output, s.Reason, s.StopToken, null)).ToArray()).ToArray();
+        return new ParallelSamplingRun(results, share, blocksPerStep.Count, peak, cache.Manager.TotalBlocks, copies,
+            clock.Elapsed.TotalSeconds, blocksPerStep);
+    }
+
+    /// <summary>One forward pass; returns the float32 logits [rows, vocab] on the host.</summary>
+    private float[] Forward(IReadOnlyList<(int Group, int Index)> rows, ForkedGroups groups, int len, Func<int, int, IReadOnlyList<int>> tokens)
+    {
+        var flat = new long[rows.Count * len];
+        var sequences = new int[rows.Count];
+        for (int b = 0; b < rows.Count; b++)
+        {
+            (int g, int j) = rows[b];
+            sequences[b] = groups.SequencesOf(g)[j];
+            IReadOnlyList<int> t = tokens(g, j);
+            for (int i = 0; i < len; i++) flat[b * len + i] = t[t.Count - len + i];
+        }
+        using var scope = NewDisposeScope();
+        KvStep step = cache.Prepare(sequences, len, model.Device);
+        Tensor output = model.Forward(tensor(flat, [rows.Count, len]).to(model.Device), cache, step, attention);
+        return output.cpu().data<float>().ToArray();
+    }
+
+    private sealed class Sample(GenerationRequest request, Random random)
+    {
+        public List<int> Output { get; } = [];
+        public int Next { get; private set; }
+        public bool Done { get; private set; }
+        public FinishReason Reason { get; private set; } = FinishReason.Length;
+        public int? StopToken { get; private set; }
+        private int _produced;
+
+        /// <summary>Chooses the next token from this sample's logits (argmax when greedy).</summary>
+        public void Draw(ReadOnlySpan<float> logits, SamplingOptions sampling)
+        {
+            int token = sampling.IsGreedy ? ArgMax(logits) : TokenSampler.Sample(logits, sampling, random);
+            _produced++;
+            Next = token;
+            if (request.StopTokens?.Contains(token) == true)
+            {
+                (Reason, StopToken, Done) = (FinishReason.Stop, token, true);
+                return;
+            }
+            Output.Add(token);
+            Done = _produced >= request.MaxNewTokens;
+        }
+
+        private static int ArgMax(ReadOnlySpan<float> x)
+        {
+            int best = 0;
+            for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
+            return best;
+        }
+    }
+}

@@ -1,0 +1,99 @@
+using System.Globalization;
+using System.Text.Json;
+using PagedSim.Allocator.Simulation;
+using PagedSim.Model.Generation;
+using PagedSim.Model.Tokenization;
+
+namespace PagedSim.Runner;
+
+/// <summary>The text and JSON reports of a run: responses, the seed's fragmentation line, KV, speed and memory figures.</summary>
+internal sealed record RunReport(
+    RunSettings Settings, string DeviceName, long DeviceTotalBytes, string ModelName, string AttentionNote,
+    RunRequests Requests, RunOutcome Outcome, RunPrediction Prediction, Llama3Tokenizer Tokenizer)
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public void WriteResponses(TextWriter console)
+    {
+        foreach (GenerationResult r in Outcome.Results)
+        {
+            console.WriteLine(Tokenizer.Decode(r.Tokens));
+            console.WriteLine(new string('-', 50));
+        }
+    }
+
+    public void WriteSummary(TextWriter console)
+    {
+        RunOutcome o = Outcome;
+        bool naive = Settings.Naive;
+        console.WriteLine(string.Create(Inv, $"Fragmented Memory: {o.FragmentedBytes / 1e9:F2} GB ({100.0 * o.FragmentedBytes / DeviceTotalBytes:F2}%)"));
+        string blocks = naive
+            ? $"{o.TotalBlocks} rows of {RunSettings.MaxSequenceLength} tokens"
+            : $"{o.PeakBlocks}/{o.TotalBlocks} blocks of {Settings.BlockSize} used at peak";
+        console.WriteLine($"KV cache ({Settings.Cache}): peak {ByteSize.Gb(o.PeakKvBytes)} reserved, {blocks}; {ByteSize.Gb(o.KvPoolBytes)} allocated");
+        console.WriteLine(string.Create(Inv,
+            $"Generated {o.GeneratedTokens:N0} tokens for {o.Results.Count} request(s) in {o.Seconds:F2} s: {o.TokensPerSecond:F1} tokens/s; " +
+            $"{o.DecodeSteps:N0} decode steps, mean {o.MeanStepMs:F2} ms/step (forward queued in {o.MeanLaunchMs:F2} ms); " +
+            $"prefill {o.PrefillPasses} pass(es), {o.PrefillSeconds:F2} s"));
+        long? predicted = Prediction.PeakMemory(naive);
+        string predictedText = predicted is long p ? ByteSize.Gb(p) : "does not fit";
+        string measured = o.PeakDeviceBytes is long m
+            ? $"measured {ByteSize.Gb(m)} in use on the device at peak (total − free, polled every pass; {ByteSize.Gb(o.BaselineDeviceBytes ?? 0)} before the model was created)"
+            : "not measured (CPU run)";
+        console.WriteLine($"Peak GPU memory: predicted {predictedText} (weights + overhead + peak KV), {measured}");
+        console.WriteLine($"{DeviceName}, {ModelName}, {AttentionNote}");
+    }
+
+    public string Json()
+    {
+        RunOutcome o = Outcome;
+        RunResult predicted = Prediction.For(Settings.Naive);
+        var doc = new Dictionary<string, object?>
+        {
+            ["format"] = "pagedsim-run/1",
+            ["device"] = DeviceName,
+            ["deviceTotalBytes"] = DeviceTotalBytes,
+            ["model"] = ModelName,
+            ["attention"] = AttentionNote,
+            ["cache"] = Settings.Cache,
+            ["blockSize"] = Settings.Naive ? null : Settings.BlockSize,
+            ["requests"] = o.Results.Count,
+            ["generatedTokens"] = o.GeneratedTokens,
+            ["seconds"] = Math.Round(o.Seconds, 4),
+            ["tokensPerSecond"] = Math.Round(o.TokensPerSecond, 2),
+            ["decodeSteps"] = o.DecodeSteps,
+            ["meanStepMs"] = Math.Round(o.MeanStepMs, 3),
+            ["meanLaunchMs"] = Math.Round(o.MeanLaunchMs, 3),
+            ["prefillPasses"] = o.PrefillPasses,
+            ["prefillSeconds"] = Math.Round(o.PrefillSeconds, 4),
+            ["kv"] = new Dictionary<string, object?>
+            {
+                ["totalBlocks"] = o.TotalBlocks,
+                ["peakBlocks"] = o.PeakBlocks,
+                ["allocatedBytes"] = o.KvPoolBytes,
+                ["peakReservedBytes"] = o.PeakKvBytes,
+                ["seedFragmentedBytes"] = o.FragmentedBytes,
+                ["seedFragmentedShare"] = Math.Round((double)o.FragmentedBytes / DeviceTotalBytes, 6),
+            },
+            ["memory"] = new Dictionary<string, object?>
+            {
+                ["predictedFits"] = predicted.Fits,
+                ["predictedPeakBytes"] = Prediction.PeakMemory(Settings.Naive),
+                ["predictedPeakKvBytes"] = (long)predicted.Peak.ReservedBytes,
+                ["predictedMaxBatch"] = Prediction.MaxFor(Settings.Naive).MaxBatch,
+                ["measuredPeakDeviceBytes"] = o.PeakDeviceBytes,
+                ["baselineDeviceBytes"] = o.BaselineDeviceBytes,
+            },
+            ["results"] = o.Results.Select((r, i) => new Dictionary<string, object?>
+            {
+                ["id"] = Requests.Entries[i].Id,
+                ["promptTokens"] = Requests.Prompts[i].Length,
+                ["generated"] = r.Tokens,
+                ["finishReason"] = r.Reason == FinishReason.Stop ? "stop" : "length",
+                ["stopToken"] = r.StopToken,
+                ["text"] = Tokenizer.Decode(r.Tokens),
+            }).ToArray(),
+        };
+        return JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true });
+    }
+}

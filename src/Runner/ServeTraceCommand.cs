@@ -1,0 +1,189 @@
+using System.CommandLine;
+using System.Globalization;
+using PagedSim.Allocator;
+using PagedSim.Allocator.Scheduling;
+using PagedSim.Allocator.Simulation;
+using PagedSim.Model;
+using PagedSim.Model.Attention;
+using PagedSim.Model.Checkpoints;
+using PagedSim.Model.Generation;
+using PagedSim.Model.KvCache;
+using PagedSim.Model.Synthetic;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PagedSim.Runner;
+
+/// <summary>
+/// <c>serve-trace (--model DIR | --synthetic 8b|tiny) [--requests N|all] [--kv-budget SIZE | --blocks N] ...</c>: runs
+/// a length trace through the model with continuous batching (the allocator's <see cref="Scheduler"/>: waiting queue,
+/// admission, preemption by recompute), reports per-request latencies, throughput, preemptions and peak blocks, and
+/// compares them with the simulator's continuous-mode prediction for the same lengths and pool. With
+/// <c>--samples K</c> it runs parallel sampling instead: K completions per prompt sharing the prompt's blocks, against
+/// K independent copies.
+/// </summary>
+internal static class ServeTraceCommand
+{
+    /// <summary>The manager's max sequence length (the simulator's, and the RoPE table's).</summary>
+    public const int MaxSequenceLength = 8192;
+
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model") { Description = "Checkpoint directory (Meta or Hugging Face layout)." };
+        var synthetic = new Option<string?>("--synthetic") { Description = "Seeded random weights instead of a checkpoint: 8b (Llama 3 8B shape) or tiny." };
+        var trace = new Option<string?>("--trace") { Description = $"Trace file (pagedsim-trace/1 JSON); default fixtures/{SimulateCommand.DefaultTrace}." };
+        var requests = new Option<string>("--requests") { Description = "The first N requests of the trace, or all.", DefaultValueFactory = _ => "all" };
+        var kvBudget = new Option<string?>("--kv-budget") { Description = "KV cache memory (e.g. 2GiB, 300MB); the pool holds as many blocks as fit." };
+        var blocks = new Option<int?>("--blocks") { Description = "Blocks in the pool (instead of --kv-budget). Default: enough for every request at its full length." };
+        var blockSize = new Option<int>("--block-size") { Description = "Tokens per KV block.", DefaultValueFactory = _ => 16 };
+        var maxRunning = new Option<int>("--max-running") { Description = "Most requests in the batch.", DefaultValueFactory = _ => SchedulerOptions.Default.MaxRunning };
+        var samples = new Option<int>("--samples") { Description = "Parallel sampling: K completions per prompt sharing its blocks (compared with K independent copies).", DefaultValueFactory = _ => 1 };
+        var temperature = new Option<double>("--temperature") { Description = "0 for greedy; above 0 samples.", DefaultValueFactory = _ => 0.0 };
+        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling threshold (with --temperature).", DefaultValueFactory = _ => 1.0 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the prompts' token ids, the sampling streams and --synthetic weights.", DefaultValueFactory = _ => 0 };
+        var device = new Option<string>("--device") { Description = "cpu (float32) or cuda (bf16).", DefaultValueFactory = _ => "cpu" };
+        device.AcceptOnlyFromAmong("cpu", "cuda");
+        var json = new Option<string?>("--json") { Description = "Write a JSON summary to this file." };
+        var plot = new Option<string?>("--plot") { Description = "Write a PNG timeline of running, waiting and blocks in use." };
+        var compareStatic = new Option<bool>("--compare-static") { Description = "Also run the requests as static batches at the same memory (waves that fit at full length) and compare throughput." };
+        var command = new Command("serve-trace", "Serve a length trace with continuous batching (waiting queue, preemption by recompute) and compare with the simulator; or parallel sampling with shared prompt blocks.")
+        {
+            model, synthetic, trace, requests, kvBudget, blocks, blockSize, maxRunning, samples, temperature, topP, seed, device, json, plot, compareStatic,
+        };
+        command.SetAction(parse => Run(new ServeTraceSettings(
+            parse.GetValue(model), parse.GetValue(synthetic), parse.GetValue(trace), parse.GetValue(requests)!, parse.GetValue(kvBudget),
+            parse.GetValue(blocks), parse.GetValue(blockSize), parse.GetValue(maxRunning), parse.GetValue(samples),
+            new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(seed)),
+            parse.GetValue(device)!, parse.GetValue(json), parse.GetValue(plot), parse.GetValue(compareStatic)), Console.Out));
+        return command;
+    }
+
+    internal static int Run(ServeTraceSettings s, TextWriter console)
+    {
+        s.Validate();
+        Trace source = SimulateCommand.LoadTrace(s.TracePath, MaxSequenceLength);
+        IReadOnlyList<TraceRequest> lengths = SimulateCommand.Take(source, s.RequestCount);
+        Device dev = s.Device == "cuda" ? CudaOrFail() : CPU;
+        using Llama3 llama = LoadModel(s, dev);
+        int elementBytes = llama.DType == ScalarType.Float32 ? 4 : 2;
+        long blockBytes = 2L * llama.Config.Layers * llama.Config.KvHeads * llama.Config.HeadDim * elementBytes * s.BlockSize;
+        int poolBlocks = PoolBlocks(s, lengths, blockBytes);
+        var prompts = Prompts(lengths, llama.Config.VocabSize, s.Sampling.Seed);
+        var options = new SchedulerOptions(MaxRunning: s.MaxRunning);
+        var cacheOptions = new KvCacheOptions(poolBlocks, s.BlockSize, MaxSequenceLength);
+        var setup = new ServeTraceSetup(s, source.Source, lengths, llama, elementBytes, poolBlocks, blockBytes);
+
+        if (s.Samples > 1)
+        {
+            var share = ParallelSamplingPrediction.Simulate(cacheOptions, s.Samples, true, lengths.Select(r => (r.PromptTokens, r.OutputTokens)).ToArray());
+            var copies = ParallelSamplingPrediction.Simulate(cacheOptions, s.Samples, false, lengths.Select(r => (r.PromptTokens, r.OutputTokens)).ToArray());
+            ParallelSamplingRun forked = Sample(llama, cacheOptions, prompts, lengths, s, share: true);
+            ParallelSamplingRun independent = Sample(llama, cacheOptions, prompts, lengths, s, share: false);
+            var report = new ServeTraceSamplingReport(setup, forked, independent, share, copies);
+            if (s.PlotPath is not null) ServeTracePlot.SaveSampling(report, s.PlotPath);
+            if (s.JsonPath is not null) AtomicFile.WriteAllText(s.JsonPath, ServeTraceOutput.SamplingJson(report));
+            ServeTraceOutput.PrintSampling(console, report);
+            return 0;
+        }
+
+        ContinuousPrediction prediction;
+        try
+        {
+            prediction = ContinuousPrediction.Simulate(llama.Config, elementBytes, poolBlocks, s.BlockSize, MaxSequenceLength, options, lengths);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserError(e.Message.Split(" (Parameter")[0]);
+        }
+        if (prediction.Simulation.Reason == LimitReason.RequestTooLarge)
+            throw new UserError($"{(s.KvBudget is not null ? "--kv-budget" : "--blocks")}: {prediction.Simulation.Failure}");
+        ContinuousRun run;
+        GenerationRequest[] serveRequests = prompts.Select((p, i) => new GenerationRequest(p, lengths[i].OutputTokens)).ToArray();
+        using (var cache = new PagedKvCache(llama.Config, cacheOptions, dev, llama.DType))
+            run = new ContinuousBatchGenerator(llama, cache, new ReferenceAttention(), options).Generate(serveRequests, s.Sampling);
+        ContinuousStaticBaseline? baseline = null;
+        if (s.CompareStatic)
+        {
+            using var cache = new PagedKvCache(llama.Config, cacheOptions, dev, llama.DType);
+            baseline = ContinuousStaticBaseline.Run(llama, cache, new ReferenceAttention(), serveRequests, s.MaxRunning, s.Sampling);
+        }
+        var result = new ServeTraceReport(setup, run, prediction, baseline);
+        if (s.PlotPath is not null) ServeTracePlot.Save(result, s.PlotPath);
+        if (s.JsonPath is not null) AtomicFile.WriteAllText(s.JsonPath, ServeTraceOutput.Json(result));
+        ServeTraceOutput.Print(console, result);
+        return 0;
+    }
+
+    private static ParallelSamplingRun Sample(Llama3 llama, KvCacheOptions cacheOptions, IReadOnlyList<int[]> prompts, IReadOnlyList<TraceRequest> lengths, ServeTraceSettings s, bool share)
+    {
+        using var cache = new PagedKvCache(llama.Config, cacheOptions, llama.Device, llama.DType);
+        var requests = prompts.Select((p, i) => new GenerationRequest(p, lengths[i].OutputTokens)).ToArray();
+        try
+        {
+            return new ParallelSampler(llama, cache, new ReferenceAttention()).Generate(requests, s.Samples, s.Sampling, share);
+        }
+        catch (RequestTooLargeException e)
+        {
+            throw new UserError($"{(s.KvBudget is not null ? "--kv-budget" : "--blocks")}: prompt {e.Request} with {s.Samples} samples needs more blocks than the pool's {cacheOptions.NumBlocks} ({e.Message})");
+        }
+    }
+
+    /// <summary>Seeded random prompt ids of each request's length (the trace holds lengths only).</summary>
+    internal static int[][] Prompts(IReadOnlyList<TraceRequest> lengths, int vocab, int seed)
+    {
+        var prompts = new int[lengths.Count][];
+        for (int i = 0; i < lengths.Count; i++)
+        {
+            var random = new Random(unchecked(seed * 7919 + i));
+            prompts[i] = Enumerable.Range(0, lengths[i].PromptTokens).Select(_ => random.Next(vocab)).ToArray();
+        }
+        return prompts;
+    }
+
+    private static int PoolBlocks(ServeTraceSettings s, IReadOnlyList<TraceRequest> lengths, long blockBytes)
+    {
+        if (s.Blocks is int n) return n;
+        if (s.KvBudget is string budget)
+        {
+            long bytes = Output.SetupOptions.ParseSize("--kv-budget", budget);
+            long fit = bytes / blockBytes;
+            if (fit <= 0) throw new UserError($"--kv-budget: {budget} holds no block of {blockBytes:N0} bytes ({s.BlockSize} tokens)");
+            return (int)Math.Min(fit, Simulator.MaxBlocks);
+        }
+        // Room for every request (every sample) at its full length: nothing waits for blocks.
+        return (int)Math.Min(Simulator.MaxBlocks, lengths.Sum(r => (long)s.Samples * ((r.TotalTokens + s.BlockSize) / s.BlockSize)));
+    }
+
+    private static Llama3 LoadModel(ServeTraceSettings s, Device dev)
+    {
+        ScalarType dtype = dev.type == DeviceType.CPU ? ScalarType.Float32 : ScalarType.BFloat16;
+        if (s.Synthetic is string shape)
+        {
+            Llama3Config config = shape == "8b" ? SyntheticShapes.Llama3_8B : SyntheticShapes.Tiny;
+            return new Llama3(config, SyntheticWeights.Create(config, dev, dtype, s.Sampling.Seed), dev, dtype, MaxSequenceLength);
+        }
+        try
+        {
+            return Llama3.Load(s.ModelDir!, dev, dtype, MaxSequenceLength);
+        }
+        catch (CheckpointException e)
+        {
+            throw new UserError(e.Message, Cli.BadInput, e);
+        }
+    }
+
+    private static Device CudaOrFail()
+    {
+        bool available;
+        try
+        {
+            available = torch.cuda.is_available();
+        }
+        catch (Exception e)
+        {
+            throw new UserError($"--device cuda: libtorch could not be loaded ({e.Message.Split('\n')[0]})", Cli.Failed, e);
+        }
+        if (!available) throw new UserError("--device cuda: no CUDA device (or a CPU-only libtorch; build with -p:TorchBackend=cuda)", Cli.Failed);
+        return CUDA;
+    }
+}
