@@ -71,7 +71,7 @@ internal static class GenerateCommand
             : s.Prompts.Select(p => new ChatFormat(tokenizer!).EncodeDialogPrompt([new ChatMessage("user", p)]).ToArray()).ToList();
         IReadOnlySet<int>? stops = s.StopIds is not null ? ParseIdLists(s.StopIds, "--stop-ids").SelectMany(x => x).ToHashSet() : tokenizer?.StopTokens;
 
-        Device dev = s.Device == "cuda" ? CudaOrFail() : CPU;
+        Device dev = s.Device == "cuda" ? CudaDevices.CudaOrFail() : CPU;
         int longest = prompts.Max(p => p.Length) + s.MaxNewTokens;
         Llama3 llama;
         try
@@ -161,21 +161,6 @@ internal static class GenerateCommand
         {
             throw new UserError(e.Message, Cli.BadInput, e);
         }
-    }
-
-    private static Device CudaOrFail()
-    {
-        bool available;
-        try
-        {
-            available = torch.cuda.is_available();
-        }
-        catch (Exception e)
-        {
-            throw new UserError($"--device cuda: libtorch could not be loaded ({e.Message.Split('\n')[0]})", Cli.Failed, e);
-        }
-        if (!available) throw new UserError("--device cuda: no CUDA device (or a CPU-only libtorch; build with -p:TorchBackend=cuda)", Cli.Failed);
-        return CUDA;
     }
 
     /// <summary>"1,2,3;4,5" → [[1,2,3],[4,5]]; one clear error for anything else.</summary>

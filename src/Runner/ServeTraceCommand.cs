@@ -63,7 +63,7 @@ internal static class ServeTraceCommand
         s.Validate();
         Trace source = SimulateCommand.LoadTrace(s.TracePath, MaxSequenceLength);
         IReadOnlyList<TraceRequest> lengths = SimulateCommand.Take(source, s.RequestCount);
-        Device dev = s.Device == "cuda" ? CudaOrFail() : CPU;
+        Device dev = s.Device == "cuda" ? CudaDevices.CudaOrFail() : CPU;
         using Llama3 llama = LoadModel(s, dev);
         int elementBytes = llama.DType == ScalarType.Float32 ? 4 : 2;
         long blockBytes = 2L * llama.Config.Layers * llama.Config.KvHeads * llama.Config.HeadDim * elementBytes * s.BlockSize;
@@ -170,20 +170,5 @@ internal static class ServeTraceCommand
         {
             throw new UserError(e.Message, Cli.BadInput, e);
         }
-    }
-
-    private static Device CudaOrFail()
-    {
-        bool available;
-        try
-        {
-            available = torch.cuda.is_available();
-        }
-        catch (Exception e)
-        {
-            throw new UserError($"--device cuda: libtorch could not be loaded ({e.Message.Split('\n')[0]})", Cli.Failed, e);
-        }
-        if (!available) throw new UserError("--device cuda: no CUDA device (or a CPU-only libtorch; build with -p:TorchBackend=cuda)", Cli.Failed);
-        return CUDA;
     }
 }
