@@ -100,7 +100,16 @@ internal static class ServeTraceCommand
         ContinuousRun run;
         GenerationRequest[] serveRequests = prompts.Select((p, i) => new GenerationRequest(p, lengths[i].OutputTokens)).ToArray();
         using (var cache = new PagedKvCache(llama.Config, cacheOptions, dev, llama.DType))
-            run = new ContinuousBatchGenerator(llama, cache, new ReferenceAttention(), options).Generate(serveRequests, s.Sampling);
+        {
+            var generator = new ContinuousBatchGenerator(llama, cache, new ReferenceAttention(), options);
+            // Progress on long runs: a live line on a terminal, a plain line on stderr every few seconds otherwise.
+            run = new ProgressDisplay(ProgressDisplay.IsTerminal, Console.Error).Run($"serve-trace ({lengths.Count} requests)", update =>
+            {
+                generator.StepCompleted = p => update(
+                    $"step {p.Step}: {p.Running} running, {p.Waiting} waiting, {p.UsedBlocks}/{poolBlocks} blocks in use, {p.Seconds:F0} s");
+                return generator.Generate(serveRequests, s.Sampling);
+            });
+        }
         ContinuousStaticBaseline? baseline = null;
         if (s.CompareStatic)
         {

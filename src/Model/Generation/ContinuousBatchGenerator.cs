@@ -21,6 +21,9 @@ namespace PagedSim.Model.Generation;
 /// </remarks>
 public sealed class ContinuousBatchGenerator(Llama3 model, PagedKvCache cache, IAttentionBackend attention, SchedulerOptions? schedulerOptions = null)
 {
+    /// <summary>Called after every step with the batch's state (for progress displays).</summary>
+    public Action<ContinuousTimelinePoint>? StepCompleted { get; set; }
+
     /// <summary>Runs every request to completion; results are in request order.</summary>
     /// <exception cref="RequestTooLargeException">A request can never fit the pool, even alone.</exception>
     public ContinuousRun Generate(IReadOnlyList<GenerationRequest> requests, SamplingOptions? sampling = null)
@@ -86,7 +89,9 @@ public sealed class ContinuousBatchGenerator(Llama3 model, PagedKvCache cache, I
                 else if (s.Done || scheduler.Generated(r) != s.Produced || finishedByLength.Contains(r))
                     throw new InvalidOperationException($"Request {r}: the scheduler counts {scheduler.Generated(r)} generated token(s), the generator {s.Produced}.");
             }
-            timeline.Add(new ContinuousTimelinePoint(step.Step, stepEnd, running.Length, waiting, used, admitted.Count, scheduler.Preempted.Count));
+            var point = new ContinuousTimelinePoint(step.Step, stepEnd, running.Length, waiting, used, admitted.Count, scheduler.Preempted.Count);
+            timeline.Add(point);
+            StepCompleted?.Invoke(point);
         }
         if (!scheduler.IsIdle) throw new InvalidOperationException("The scheduler stopped with requests left.");
         double seconds = clock.Elapsed.TotalSeconds;
