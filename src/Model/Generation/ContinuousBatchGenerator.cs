@@ -121,7 +121,8 @@ public sealed class ContinuousBatchGenerator(Llama3 model, PagedKvCache cache, I
         int[] chosen = new int[batch.Length];
         using (NewDisposeScope())
         {
-            KvStep step = ContinuousStep.Prepare(cache.Manager, sequences, len, model.Device);
+            // The scheduler counts the token a step produces (as the simulator does): one token per sequence is not yet written.
+            KvStep step = cache.Prepare(sequences, len, model.Device, pendingTokens: 1);
             Tensor output = model.Forward(tensor(flat, [batch.Length, len]).to(model.Device), cache, step, attention);
             if (sampling.IsGreedy)
             {

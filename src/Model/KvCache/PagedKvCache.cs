@@ -52,15 +52,8 @@ public sealed class PagedKvCache : IKvCache
     /// <inheritdoc/>
     public void Append(int sequence, int tokens = 1)
     {
-        BlockCopy copy = tokens == 1 ? Manager.Append(sequence) : Manager.Append(sequence, tokens);
-        if (!copy.IsNeeded) return;
         // Copy-on-write of a shared partial block (after a fork): every layer's contents move with it.
-        using var scope = NewDisposeScope();
-        for (int l = 0; l < _keys.Length; l++)
-        {
-            _keys[l][copy.Destination].copy_(_keys[l][copy.Source]);
-            _values[l][copy.Destination].copy_(_values[l][copy.Source]);
-        }
+        CopyBlock(tokens == 1 ? Manager.Append(sequence) : Manager.Append(sequence, tokens));
     }
 
     /// <summary>
@@ -86,26 +79,38 @@ public sealed class PagedKvCache : IKvCache
     public int Length(int sequence) => Manager.Table(sequence).TokenCount;
 
     /// <inheritdoc/>
-    public KvStep Prepare(ReadOnlySpan<int> sequences, int newTokens, Device device)
+    public KvStep Prepare(ReadOnlySpan<int> sequences, int newTokens, Device device) => Prepare(sequences, newTokens, device, pendingTokens: 0);
+
+    /// <summary>
+    /// As <see cref="Prepare(ReadOnlySpan{int}, int, Device)"/>, for a caller whose manager already counts
+    /// <paramref name="pendingTokens"/> token(s) per sequence that no pass has written yet (the continuous loop's
+    /// scheduler counts the token a step produces): the pass writes the <paramref name="newTokens"/> positions ending
+    /// before those and attends over the tokens written so far.
+    /// </summary>
+    internal KvStep Prepare(ReadOnlySpan<int> sequences, int newTokens, Device device, int pendingTokens)
     {
         int batch = sequences.Length, bs = Manager.BlockSize, width = Manager.MaxBlocksPerSequence;
         ReadOnlySpan<int> dense = Manager.DenseBlockTable, lengths = Manager.DenseSequenceLengths;
+        var seqLens = new int[batch];
         int maxLength = 0;
-        foreach (int s in sequences) maxLength = Math.Max(maxLength, lengths[Manager.RowOf(s)]);
+        for (int b = 0; b < batch; b++)
+        {
+            int written = lengths[Manager.RowOf(sequences[b])] - pendingTokens;
+            if (written < newTokens) throw new InvalidOperationException($"Sequence {sequences[b]} holds {written} written token(s); cannot feed {newTokens}.");
+            seqLens[b] = written;
+            maxLength = Math.Max(maxLength, written);
+        }
         int used = (maxLength + bs - 1) / bs; // the table is trimmed to the blocks this batch can reach
         var table = new int[batch * used];
-        var seqLens = new int[batch];
         var slots = new long[batch * newTokens];
         var positions = new long[batch * newTokens];
         for (int b = 0; b < batch; b++)
         {
-            int row = Manager.RowOf(sequences[b]);
-            ReadOnlySpan<int> blocks = dense.Slice(row * width, width);
+            ReadOnlySpan<int> blocks = dense.Slice(Manager.RowOf(sequences[b]) * width, width);
             blocks[..used].CopyTo(table.AsSpan(b * used, used));
-            int length = seqLens[b] = lengths[row];
             for (int t = 0; t < newTokens; t++)
             {
-                int pos = length - newTokens + t;
+                int pos = seqLens[b] - newTokens + t;
                 positions[b * newTokens + t] = pos;
                 slots[b * newTokens + t] = (long)blocks[pos / bs] * bs + pos % bs;
             }
