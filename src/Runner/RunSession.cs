@@ -94,10 +94,12 @@ internal sealed class RunSession : IDisposable
     /// <summary>
     /// Runs every request to its end in one batch. Paged: a pool holding every request to prompt + max new tokens
     /// (at most <paramref name="maxPoolBlocks"/>); naive: one row of 8192 tokens per request, as llama3-naive.py.
-    /// <paramref name="attention"/> overrides the session's backend (tests compare backends on one set of weights).
+    /// <paramref name="attention"/> overrides the session's backend (tests compare backends on one set of weights);
+    /// <paramref name="recordLogits"/> keeps every step's logits in the results (tests explain differences with them).
     /// </summary>
     public RunOutcome Generate(IReadOnlyList<int[]> prompts, int[] maxNew, IReadOnlySet<int>? stops, bool naive, int blockSize,
-        int? maxPoolBlocks, Action<string>? progress, Action<string>? phase = null, IAttentionBackend? attention = null)
+        int? maxPoolBlocks, Action<string>? progress, Action<string>? phase = null, IAttentionBackend? attention = null,
+        bool recordLogits = false)
     {
         Llama3Config c = Model.Config;
         long bytesPerToken = 2L * c.Layers * c.KvHeads * c.HeadDim * (Model.DType switch { ScalarType.Float32 => 4, ScalarType.Float64 => 8, _ => 2 });
@@ -145,7 +147,7 @@ internal sealed class RunSession : IDisposable
             },
         };
         phase?.Invoke("generating");
-        IReadOnlyList<GenerationResult> results = generator.Generate(requests, new GenerationOptions(SamplingOptions.Greedy, PrefillMode.Whole));
+        IReadOnlyList<GenerationResult> results = generator.Generate(requests, new GenerationOptions(SamplingOptions.Greedy, PrefillMode.Whole, recordLogits));
         double seconds = clock.Elapsed.TotalSeconds;
 
         // The seed's fragmentation figure, from each request's final length (prompt + emitted − 1 tokens in the cache).
