@@ -42,27 +42,7 @@ internal sealed class RunSession : IDisposable
     public static RunSession Open(Device device, Llama3Config? synthetic, long seed, string? modelDir, string attention, int blockSize, bool naive)
     {
         bool cuda = device.type == DeviceType.CUDA;
-        IAttentionBackend backend;
-        string note;
-        string? missing = cuda ? FlashAttentionBackend.UnavailableReason : "flash-attn runs on CUDA only";
-        bool blockOk = naive || blockSize % 256 == 0;
-        if (attention == "flash")
-        {
-            if (missing is not null) throw new UserError($"--attention flash: {missing}", Cli.Failed);
-            if (!blockOk) throw new UserError($"--attention flash: the paged kernel needs a block size that is a multiple of 256, got {blockSize}");
-        }
-        if (attention == "flash" || (attention == "auto" && missing is null && blockOk))
-        {
-            backend = new FlashAttentionBackend();
-            note = "attention: flash-attn 2 (paged split-KV kernel, native library)";
-        }
-        else
-        {
-            backend = new ReferenceAttention();
-            note = attention == "reference" ? "attention: reference backend (as asked)"
-                : missing is not null ? $"attention: reference backend (flash-attn unavailable: {missing})"
-                : $"attention: reference backend (flash-attn needs a block size that is a multiple of 256, got {blockSize})";
-        }
+        (IAttentionBackend backend, string note) = AttentionChoice.Select(device, attention, blockSize, naive);
 
         long? baseline = cuda && RunDeviceMemory.Query() is (long free, long total) ? total - free : null;
         try

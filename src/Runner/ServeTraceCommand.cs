@@ -45,16 +45,18 @@ internal static class ServeTraceCommand
         device.AcceptOnlyFromAmong("cpu", "cuda");
         var json = new Option<string?>("--json") { Description = "Write a JSON summary to this file." };
         var plot = new Option<string?>("--plot") { Description = "Write a PNG timeline of running, waiting and blocks in use." };
+        var attention = new Option<string>("--attention") { Description = "auto (flash-attn on CUDA when its library loads and the block size is a multiple of 256, else reference), flash or reference.", DefaultValueFactory = _ => "auto" };
+        attention.AcceptOnlyFromAmong(AttentionChoice.Values);
         var compareStatic = new Option<bool>("--compare-static") { Description = "Also run the requests as static batches at the same memory (waves that fit at full length) and compare throughput." };
         var command = new Command("serve-trace", "Serve a length trace with continuous batching (waiting queue, preemption by recompute) and compare with the simulator; or parallel sampling with shared prompt blocks.")
         {
-            model, synthetic, trace, requests, kvBudget, blocks, blockSize, maxRunning, samples, temperature, topP, seed, device, json, plot, compareStatic,
+            model, synthetic, trace, requests, kvBudget, blocks, blockSize, maxRunning, samples, temperature, topP, seed, device, json, plot, compareStatic, attention,
         };
         command.SetAction(parse => Run(new ServeTraceSettings(
             parse.GetValue(model), parse.GetValue(synthetic), parse.GetValue(trace), parse.GetValue(requests)!, parse.GetValue(kvBudget),
             parse.GetValue(blocks), parse.GetValue(blockSize), parse.GetValue(maxRunning), parse.GetValue(samples),
             new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(seed)),
-            parse.GetValue(device)!, parse.GetValue(json), parse.GetValue(plot), parse.GetValue(compareStatic)), Console.Out));
+            parse.GetValue(device)!, parse.GetValue(json), parse.GetValue(plot), parse.GetValue(compareStatic), parse.GetValue(attention)!), Console.Out));
         return command;
     }
 
@@ -64,6 +66,8 @@ internal static class ServeTraceCommand
         Trace source = SimulateCommand.LoadTrace(s.TracePath, MaxSequenceLength);
         IReadOnlyList<TraceRequest> lengths = SimulateCommand.Take(source, s.RequestCount);
         Device dev = s.Device == "cuda" ? CudaDevices.CudaOrFail() : CPU;
+        (IAttentionBackend attention, string attentionNote) = AttentionChoice.Select(dev, s.Attention, s.BlockSize, naive: false);
+        using var attentionScope = attention as IDisposable;
         using Llama3 llama = LoadModel(s, dev);
         int elementBytes = llama.DType == ScalarType.Float32 ? 4 : 2;
         long blockBytes = 2L * llama.Config.Layers * llama.Config.KvHeads * llama.Config.HeadDim * elementBytes * s.BlockSize;
@@ -77,8 +81,9 @@ internal static class ServeTraceCommand
         {
             var share = ParallelSamplingPrediction.Simulate(cacheOptions, s.Samples, true, lengths.Select(r => (r.PromptTokens, r.OutputTokens)).ToArray());
             var copies = ParallelSamplingPrediction.Simulate(cacheOptions, s.Samples, false, lengths.Select(r => (r.PromptTokens, r.OutputTokens)).ToArray());
-            ParallelSamplingRun forked = Sample(llama, cacheOptions, prompts, lengths, s, share: true);
-            ParallelSamplingRun independent = Sample(llama, cacheOptions, prompts, lengths, s, share: false);
+            console.WriteLine(attentionNote);
+            ParallelSamplingRun forked = Sample(llama, attention, cacheOptions, prompts, lengths, s, share: true);
+            ParallelSamplingRun independent = Sample(llama, attention, cacheOptions, prompts, lengths, s, share: false);
             var report = new ServeTraceSamplingReport(setup, forked, independent, share, copies);
             if (s.PlotPath is not null) ServeTracePlot.SaveSampling(report, s.PlotPath);
             if (s.JsonPath is not null) AtomicFile.WriteAllText(s.JsonPath, ServeTraceOutput.SamplingJson(report));
@@ -99,9 +104,10 @@ internal static class ServeTraceCommand
             throw new UserError($"{(s.KvBudget is not null ? "--kv-budget" : "--blocks")}: {prediction.Simulation.Failure}");
         ContinuousRun run;
         GenerationRequest[] serveRequests = prompts.Select((p, i) => new GenerationRequest(p, lengths[i].OutputTokens)).ToArray();
+        console.WriteLine(attentionNote);
         using (var cache = new PagedKvCache(llama.Config, cacheOptions, dev, llama.DType))
         {
-            var generator = new ContinuousBatchGenerator(llama, cache, new ReferenceAttention(), options);
+            var generator = new ContinuousBatchGenerator(llama, cache, attention, options);
             // Progress on long runs: a live line on a terminal, a plain line on stderr every few seconds otherwise.
             run = new ProgressDisplay(ProgressDisplay.IsTerminal, Console.Error).Run($"serve-trace ({lengths.Count} requests)", update =>
             {
@@ -114,7 +120,7 @@ internal static class ServeTraceCommand
         if (s.CompareStatic)
         {
             using var cache = new PagedKvCache(llama.Config, cacheOptions, dev, llama.DType);
-            baseline = ContinuousStaticBaseline.Run(llama, cache, new ReferenceAttention(), serveRequests, s.MaxRunning, s.Sampling);
+            baseline = ContinuousStaticBaseline.Run(llama, cache, attention, serveRequests, s.MaxRunning, s.Sampling);
         }
         var result = new ServeTraceReport(setup, run, prediction, baseline);
         if (s.PlotPath is not null) ServeTracePlot.Save(result, s.PlotPath);
@@ -123,13 +129,13 @@ internal static class ServeTraceCommand
         return 0;
     }
 
-    private static ParallelSamplingRun Sample(Llama3 llama, KvCacheOptions cacheOptions, IReadOnlyList<int[]> prompts, IReadOnlyList<TraceRequest> lengths, ServeTraceSettings s, bool share)
+    private static ParallelSamplingRun Sample(Llama3 llama, IAttentionBackend attention, KvCacheOptions cacheOptions, IReadOnlyList<int[]> prompts, IReadOnlyList<TraceRequest> lengths, ServeTraceSettings s, bool share)
     {
         using var cache = new PagedKvCache(llama.Config, cacheOptions, llama.Device, llama.DType);
         var requests = prompts.Select((p, i) => new GenerationRequest(p, lengths[i].OutputTokens)).ToArray();
         try
         {
-            return new ParallelSampler(llama, cache, new ReferenceAttention()).Generate(requests, s.Samples, s.Sampling, share);
+            return new ParallelSampler(llama, cache, attention).Generate(requests, s.Samples, s.Sampling, share);
         }
         catch (RequestTooLargeException e)
         {

@@ -87,6 +87,7 @@ public sealed class ServeTraceCommandTests : IDisposable
         { "temperature", "--temperature/--top-p: Temperature must be 0 (greedy) or positive." },
         { "json", "--json: directory /nonexistent-pagedsim does not exist" },
         { "blockSize", "--block-size: must be 1 to 8192 tokens, got 0" },
+        { "flashOnCpu", "--attention flash: flash-attn runs on CUDA only" },
     };
 
     [Theory]
@@ -108,6 +109,7 @@ public sealed class ServeTraceCommandTests : IDisposable
             "temperature" => Settings(temperature: -1),
             "json" => Settings(json: "/nonexistent-pagedsim/x.json"),
             "blockSize" => Settings(blockSize: 0),
+            "flashOnCpu" => Settings() with { Attention = "flash" },
             _ => throw new ArgumentException(which),
         };
         var console = new StringWriter();
