@@ -2,6 +2,8 @@ using System.Text.Json;
 using PagedSim.Model.Generation;
 using PagedSim.Runner;
 
+using PagedSim.Tests.Shared;
+
 namespace PagedSim.Golden.Tests.Model;
 
 /// <summary>The <c>generate</c> command on the tiny model: Hugging Face's greedy ids, text and JSON output, clear errors.</summary>
@@ -23,7 +25,7 @@ public sealed class GenerateCommandTests : IDisposable
     [InlineData("hf", "naive", 16)]
     public void PrintsHuggingFacesGreedyIdsPerPrompt(string layout, string cache, int blockSize)
     {
-        TinyLlama.Reference r = TinyLlama.Expected;
+        TinyLlamaReference r = TinyLlama.Expected;
         var console = new StringWriter();
 
         int rc = GenerateCommand.Run(Settings(layout, string.Join(";", r.Prompts.Select(Ids)), cache: cache, blockSize: blockSize), console);
@@ -38,7 +40,7 @@ public sealed class GenerateCommandTests : IDisposable
     [Fact]
     public void JsonReportsStopTokens()
     {
-        TinyLlama.Reference r = TinyLlama.Expected;
+        TinyLlamaReference r = TinyLlama.Expected;
         var console = new StringWriter();
         int stop = r.Generated[1][5];
 

@@ -5,6 +5,8 @@ using PagedSim.Model.Generation;
 using PagedSim.Model.KvCache;
 using static TorchSharp.torch;
 
+using PagedSim.Tests.Shared;
+
 namespace PagedSim.Golden.Tests.Model;
 
 /// <summary>Generation behaviour beyond greedy ids: stopping, freeing blocks at once, sampling.</summary>
@@ -14,7 +16,7 @@ public class GenerationTests
     public void StoppedRequestReturnsItsBlocksAtOnceSoOthersCanGrow()
     {
         Llama3 model = TinyLlama.Model("meta");
-        TinyLlama.Reference r = TinyLlama.Expected;
+        TinyLlamaReference r = TinyLlama.Expected;
         int[] longPrompt = r.Prompts[3], shortPrompt = r.Prompts[0];
         int longTotal = longPrompt.Length + r.Generated[3].Length;
         const int blockSize = 4;
@@ -42,7 +44,7 @@ public class GenerationTests
     {
         // The same setup with no stop token: both requests stay, and the long one cannot grow to its end.
         Llama3 model = TinyLlama.Model("meta");
-        TinyLlama.Reference r = TinyLlama.Expected;
+        TinyLlamaReference r = TinyLlama.Expected;
         int blocks = (r.Prompts[3].Length + r.Generated[3].Length + 3) / 4;
         using var cache = new PagedKvCache(model.Config, new KvCacheOptions(blocks, 4, 256), CPU, model.DType);
         GenerationRequest[] requests = [new(r.Prompts[3], r.Generated[3].Length), new(r.Prompts[0], r.Generated[3].Length)];
@@ -55,7 +57,7 @@ public class GenerationTests
     public void MaxNewTokensBoundsEachRequestSeparately()
     {
         Llama3 model = TinyLlama.Model("hf");
-        TinyLlama.Reference r = TinyLlama.Expected;
+        TinyLlamaReference r = TinyLlama.Expected;
         using IKvCache cache = TinyLlama.PagedCache(model, 8);
         var requests = r.Prompts.Select((p, i) => new GenerationRequest(p, 3 + 5 * i)).ToArray();
 
@@ -69,7 +71,7 @@ public class GenerationTests
     public void SamplingIsSeededAndNearZeroTemperatureIsGreedy()
     {
         Llama3 model = TinyLlama.Model("meta");
-        TinyLlama.Reference r = TinyLlama.Expected;
+        TinyLlamaReference r = TinyLlama.Expected;
         var requests = r.Prompts.Select((p, i) => new GenerationRequest(p, 12)).ToArray();
         IReadOnlyList<GenerationResult> Run(SamplingOptions s)
         {

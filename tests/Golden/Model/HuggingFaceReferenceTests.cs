@@ -2,6 +2,8 @@ using PagedSim.Model;
 using PagedSim.Model.Generation;
 using PagedSim.Model.KvCache;
 
+using PagedSim.Tests.Shared;
+
 namespace PagedSim.Golden.Tests.Model;
 
 /// <summary>
@@ -21,7 +23,7 @@ public class HuggingFaceReferenceTests(ITestOutputHelper output)
     public void GreedyIdsAndLogitsMatchHuggingFace(string layout, string cacheKind, int blockSize)
     {
         Llama3 model = TinyLlama.Model(layout);
-        TinyLlama.Reference expected = TinyLlama.Expected;
+        TinyLlamaReference expected = TinyLlama.Expected;
         using IKvCache cache = cacheKind == "paged" ? TinyLlama.PagedCache(model, blockSize) : TinyLlama.NaiveCache(model);
         var requests = expected.Prompts.Select((p, i) => new GenerationRequest(p, expected.Generated[i].Length)).ToArray();
 
@@ -42,7 +44,7 @@ public class HuggingFaceReferenceTests(ITestOutputHelper output)
     public void TokenByTokenPrefillAlsoMatchesHuggingFace()
     {
         Llama3 model = TinyLlama.Model("meta");
-        TinyLlama.Reference expected = TinyLlama.Expected;
+        TinyLlamaReference expected = TinyLlama.Expected;
         using IKvCache cache = TinyLlama.PagedCache(model, 8);
         var requests = expected.Prompts.Select((p, i) => new GenerationRequest(p, expected.Generated[i].Length)).ToArray();
 

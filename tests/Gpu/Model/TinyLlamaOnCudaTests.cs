@@ -1,4 +1,3 @@
-using System.Text.Json;
 using PagedSim.Allocator;
 using PagedSim.Model;
 using PagedSim.Model.Attention;
@@ -6,6 +5,8 @@ using PagedSim.Model.Checkpoints;
 using PagedSim.Model.Generation;
 using PagedSim.Model.KvCache;
 using static TorchSharp.torch;
+
+using PagedSim.Tests.Shared;
 
 namespace PagedSim.Gpu.Tests.Model;
 
@@ -83,39 +84,12 @@ public class TinyLlamaOnCudaTests(ITestOutputHelper output)
         ? new NaiveKvCache(model.Config, 8, 128, CUDA, model.DType)
         : new PagedKvCache(model.Config, new KvCacheOptions(8 * ((128 + blockSize - 1) / blockSize), blockSize, 128), CUDA, model.DType);
 
-    private static string Fixture(string layout) => Path.Combine(FixtureRoot(), layout);
+    private static string Fixture(string layout) => Path.Combine(TinyLlamaFixture.Root, layout);
 
+    /// <summary>The reference's prompts and ids, and each prompt's first-step logits.</summary>
     private static (int[][] Prompts, int[][] Generated, float[][] FirstLogits) Reference()
     {
-        string root = FixtureRoot();
-        using JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(root, "reference.json")));
-        var prompts = new List<int[]>();
-        var generated = new List<int[]>();
-        foreach (JsonElement p in doc.RootElement.GetProperty("prompts").EnumerateArray())
-        {
-            prompts.Add(p.GetProperty("prompt").EnumerateArray().Select(x => x.GetInt32()).ToArray());
-            generated.Add(p.GetProperty("generated").EnumerateArray().Select(x => x.GetInt32()).ToArray());
-        }
-        SafetensorsFile file = SafetensorsFile.Open(Path.Combine(root, "reference.safetensors"));
-        var first = new float[prompts.Count][];
-        for (int i = 0; i < prompts.Count; i++)
-        {
-            using Tensor t = file.Read($"logits.{i}");
-            first[i] = t[0].data<float>().ToArray();
-        }
-        return (prompts.ToArray(), generated.ToArray(), first);
-    }
-
-    private static string FixtureRoot([System.Runtime.CompilerServices.CallerFilePath] string source = "")
-    {
-        foreach (string? start in new[] { Path.GetDirectoryName(source), AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
-        {
-            for (string? dir = start; !string.IsNullOrEmpty(dir); dir = Path.GetDirectoryName(dir))
-            {
-                string candidate = Path.Combine(dir, "fixtures", "tiny-llama");
-                if (File.Exists(Path.Combine(candidate, "reference.json"))) return candidate;
-            }
-        }
-        throw new InvalidOperationException("fixtures/tiny-llama not found above the sources, the test binary or the working directory.");
+        TinyLlamaReference r = TinyLlamaFixture.Reference;
+        return (r.Prompts, r.Generated, r.Logits.Select(steps => steps[0]).ToArray());
     }
 }
