@@ -12,11 +12,11 @@ FLAGS=(-O3 -std=c++17 --expt-relaxed-constexpr --expt-extended-lambda --use_fast
   -DFLASHATTENTION_DISABLE_DROPOUT -DFLASHATTENTION_DISABLE_ALIBI -DFLASHATTENTION_DISABLE_SOFTCAP
   -DFLASHATTENTION_DISABLE_UNEVEN_K -DFLASHATTENTION_DISABLE_LOCAL
   -I"$HERE/include" -I"$HERE/shim" -I"$FA_SRC" -I"$CUTLASS_INC")
-SOURCES=("$HERE/src/pagedsim_flash.cu")
+SOURCES=("$HERE/src/pagedsim_flash.cu" "$HERE/src/pagedsim_kernels.cu")
 for dtype in bf16 fp16; do for causal in "" _causal; do
   SOURCES+=("$FA_SRC/flash_fwd_split_hdim128_${dtype}${causal}_sm80.cu" "$FA_SRC/flash_fwd_split_align_hdim128_${dtype}${causal}_sm80.cu")
 done; done
 export OUT_DIR
 printf '%s\n' "${SOURCES[@]}" | xargs -P "$JOBS" -I{} sh -c 'nvcc "$@" -c {} -o "$OUT_DIR/obj/$(basename {}).o" && echo "compiled $(basename {})"' _ "${FLAGS[@]}"
-nvcc -shared -cudart static -o "$OUT_DIR/libpagedsim_flash.so" "$OUT_DIR"/obj/*.o
+nvcc -shared -cudart static -o "$OUT_DIR/libpagedsim_flash.so" "$OUT_DIR"/obj/*.o -ldl
 echo "built $OUT_DIR/libpagedsim_flash.so"

@@ -28,4 +28,7 @@ LIB="$BUILD/libpagedsim_flash.so"
 ls -la "$LIB"
 [ "$OUT_DIR" != "$BUILD" ] && cp "$LIB" "$OUT_DIR/"
 timeout 300 python3 "$HERE/test/check_flash.py" --lib "$LIB" 2>&1 | tee "$OUT_DIR/check.log"
-exit "${PIPESTATUS[0]}"
+rc=${PIPESTATUS[0]}
+timeout 120 python3 "$HERE/test/check_kernels.py" --lib "$LIB" 2>&1 | tee "$OUT_DIR/check_kernels.log"
+[ "${PIPESTATUS[0]}" -ne 0 ] && rc=1
+exit "$rc"

@@ -1,14 +1,16 @@
 using PagedSim.Model.Attention;
+using PagedSim.Model.Attention.Flash;
+using PagedSim.Model.Kernels;
 using PagedSim.Model.KvCache;
 using TorchSharp;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace PagedSim.Model;
 
 /// <summary>
-/// Llama 3, forward pass readable top to bottom: embed → for each layer (RMSNorm, fused qkv, RoPE, cache write,
-/// attention, output projection, residual, RMSNorm, fused SwiGLU, residual) → RMSNorm → output head. Works on a
+/// Llama 3, forward pass readable top to bottom: embed → for each layer (residual add + RMSNorm, fused qkv, RoPE +
+/// cache write, attention, output projection, residual add + RMSNorm, fused SwiGLU) → residual add + RMSNorm →
+/// output head. The operations between matmuls come from <see cref="Kernels"/>. Works on a
 /// batch of sequences that each append the same number of tokens (a prefill of equal-length prompts, or one decode
 /// token each); positions and cache slots come from the cache's <see cref="KvStep"/>.
 /// </summary>
@@ -16,10 +18,15 @@ public sealed class Llama3 : IDisposable
 {
     private readonly RotaryEmbedding _rope;
 
-    /// <summary>Wraps loaded weights; <paramref name="maxPositions"/> bounds sequence length (RoPE table).</summary>
-    public Llama3(Llama3Config config, Llama3Weights weights, Device device, ScalarType dtype, int maxPositions = 8192)
+    /// <summary>
+    /// Wraps loaded weights; <paramref name="maxPositions"/> bounds sequence length (RoPE table).
+    /// <paramref name="kernels"/> defaults to <see cref="LayerKernels.Select"/>'s <c>auto</c>: fused on CUDA when the
+    /// native library has them, else eager; the model disposes them with itself.
+    /// </summary>
+    public Llama3(Llama3Config config, Llama3Weights weights, Device device, ScalarType dtype, int maxPositions = 8192, ILayerKernels? kernels = null)
     {
         Config = config;
+        Kernels = kernels ?? LayerKernels.Select("auto", device, dtype);
         Weights = weights;
         Device = device;
         DType = dtype;
@@ -38,6 +45,9 @@ public sealed class Llama3 : IDisposable
     /// <summary>Compute dtype (and the KV cache's): float32 on the CPU, bf16 on the GPU by default.</summary>
     public ScalarType DType { get; }
 
+    /// <summary>The layer operations between the matmuls (eager TorchSharp, or fused native kernels).</summary>
+    public ILayerKernels Kernels { get; }
+
     /// <summary>Longest sequence the RoPE table covers.</summary>
     public int MaxPositions => _rope.MaxPositions;
 
@@ -45,12 +55,12 @@ public sealed class Llama3 : IDisposable
     /// Loads a checkpoint directory (Meta or Hugging Face layout). <paramref name="dtype"/> defaults to float32 on the
     /// CPU and bf16 elsewhere.
     /// </summary>
-    public static Llama3 Load(string directory, Device? device = null, ScalarType? dtype = null, int maxPositions = 8192)
+    public static Llama3 Load(string directory, Device? device = null, ScalarType? dtype = null, int maxPositions = 8192, ILayerKernels? kernels = null)
     {
         device ??= CPU;
         ScalarType type = dtype ?? (device.type == DeviceType.CPU ? ScalarType.Float32 : ScalarType.BFloat16);
         (Llama3Config config, Llama3Weights weights) = Llama3Weights.Load(directory, device, type);
-        return new Llama3(config, weights, device, type, maxPositions);
+        return new Llama3(config, weights, device, type, maxPositions, kernels);
     }
 
     /// <summary>
@@ -61,55 +71,66 @@ public sealed class Llama3 : IDisposable
     public Tensor Forward(Tensor tokens, IKvCache cache, KvStep step, IAttentionBackend attention)
     {
         Llama3Config c = Config;
-        long batch = tokens.shape[0], len = tokens.shape[1];
+        long batch = tokens.shape[0], len = tokens.shape[1], n = batch * len;
         if (batch != step.BatchSize || len != step.QueryLength)
             throw new ArgumentException($"Tokens [{batch}, {len}] do not match the step [{step.BatchSize}, {step.QueryLength}].", nameof(tokens));
         if (step.MaxSequenceLength > MaxPositions)
             throw new ArgumentException($"Sequence length {step.MaxSequenceLength} exceeds the {MaxPositions} positions of the RoPE table.", nameof(step));
-        int qSize = c.Heads * c.HeadDim, kvSize = c.KvHeads * c.HeadDim;
         double scale = 1.0 / Math.Sqrt(c.HeadDim);
+        ILayerKernels k = Kernels;
+        using var noAutograd = inference_mode(); // no autograd bookkeeping in any operation below
 
-        Tensor x = Weights.Embedding.index_select(0, tokens.reshape(-1)).view(batch, len, c.Dim);
-        Tensor cis = _rope.For(step.Positions);
+        // The residual stream [tokens, dim], updated in place; each block's output (delta) is added to it by the
+        // next block's norm, so the add and the norm are one kernel. h ends as the output head's input.
+        Tensor x = Weights.Embedding.index_select(0, tokens.reshape(-1));
+        Tensor h = empty([n, c.Dim], DType, Device);
+        if (k is FusedCudaKernels fused && attention is FlashAttentionBackend flash)
+        {
+            // The same layers, queued from native code in one call: a decode step is bound by the CPU time of its
+            // ~300 launches, and a TorchSharp operation costs several times a launch.
+            fused.ForwardLayers(this, _rope, step, cache, flash, scale, x, h);
+        }
+        else
+        {
+            ForwardLayersOneByOne(x, h, cache, step, attention, scale);
+        }
+
+        // Only the last position's logits are needed.
+        Tensor last = len == 1 ? h : h.view(batch, len, c.Dim).select(1, len - 1).contiguous();
+        return k.Linear(last, Weights.Output).to(ScalarType.Float32);
+    }
+
+    /// <summary>The layers operation by operation through <see cref="Kernels"/> (any device, kernel set and attention backend).</summary>
+    private void ForwardLayersOneByOne(Tensor x, Tensor h, IKvCache cache, KvStep step, IAttentionBackend attention, double scale)
+    {
+        Llama3Config c = Config;
+        ILayerKernels k = Kernels;
+        long batch = step.BatchSize, len = step.QueryLength, n = batch * len;
+        // Buffers every layer reuses: the attention backend sees the same query and output tensors in every layer.
+        Tensor q = empty([batch, len, c.Heads, c.HeadDim], DType, Device), attn = empty_like(q), attnFlat = attn.view(n, c.Heads * c.HeadDim);
+        Tensor act = empty([n, c.HiddenDim], DType, Device);
+        Tensor? delta = null;
         for (int l = 0; l < c.Layers; l++)
         {
             LayerWeights w = Weights.Layers[l];
             // Each layer's temporaries are freed when the layer ends; otherwise a long prompt's activations stay
             // allocated for every layer until the pass ends (about 19 GB for 2,589 tokens of Llama 3 8B).
             using DisposeScope layer = NewDisposeScope();
-            Tensor input = x;
 
-            // Attention: fused qkv projection, RoPE on q and k, new K/V into the cache, attention over the cache.
-            Tensor h = RmsNorm(x, w.AttentionNorm);
-            Tensor qkv = F.linear(h, w.Wqkv);
-            Tensor q = qkv.narrow(2, 0, qSize).view(batch, len, c.Heads, c.HeadDim);
-            Tensor k = qkv.narrow(2, qSize, kvSize).view(batch, len, c.KvHeads, c.HeadDim);
-            Tensor v = qkv.narrow(2, qSize + kvSize, kvSize).view(batch, len, c.KvHeads, c.HeadDim);
-            q = RotaryEmbedding.Apply(q, cis).contiguous();
-            k = RotaryEmbedding.Apply(k, cis);
-            KvWrite.Write(cache, l, step, k, v);
-            Tensor attn = empty_like(q);
+            // Attention: fused qkv projection; RoPE on q and k and the K/V cache write; attention over the cache.
+            k.AddRmsNorm(x, delta, w.AttentionNorm, c.NormEps, h);
+            k.RopeAndCacheWrite(k.Linear(h, w.Wqkv), _rope, step, cache, l, c, q);
             attention.Forward(new AttentionInputs(q, cache.Keys(l), cache.Values(l), cache.Kind, step.BlockTable,
                 step.SequenceLengths, step.MaxSequenceLength, Causal: true, scale), attn);
-            x = x + F.linear(attn.view(batch, len, qSize), w.Wo);
 
             // Feed-forward: SwiGLU with gate (w1) and up (w3) fused in one matmul.
-            h = RmsNorm(x, w.FfnNorm);
-            Tensor gateUp = F.linear(h, w.W13);
-            Tensor gate = gateUp.narrow(2, 0, c.HiddenDim), up = gateUp.narrow(2, c.HiddenDim, c.HiddenDim);
-            x = layer.MoveToOuter(x + F.linear(F.silu(gate) * up, w.W2));
-            if (l > 0) input.Dispose(); // the previous layer's output
+            k.AddRmsNorm(x, k.Linear(attnFlat, w.Wo), w.FfnNorm, c.NormEps, h);
+            k.SiluMul(k.Linear(h, w.W13), act);
+            Tensor ffnOut = k.Linear(act, w.W2);
+            delta?.Dispose(); // the previous layer's output, already added
+            delta = layer.MoveToOuter(ffnOut);
         }
-        Tensor last = x.select(1, len - 1);                           // only the last position's logits are needed
-        return F.linear(RmsNorm(last, Weights.Norm), Weights.Output).to(ScalarType.Float32);
-    }
-
-    /// <summary>x · rsqrt(mean(x²) + eps) · w, normalised in float32 as Meta does, then back to x's dtype.</summary>
-    private Tensor RmsNorm(Tensor x, Tensor weight)
-    {
-        Tensor xf = x.to(ScalarType.Float32);
-        Tensor normed = xf * rsqrt(xf.pow(2).mean([-1], keepdim: true) + Config.NormEps);
-        return normed.to(x.dtype) * weight;
+        k.AddRmsNorm(x, delta, Weights.Norm, c.NormEps, h);
     }
 
     /// <inheritdoc/>
@@ -117,5 +138,6 @@ public sealed class Llama3 : IDisposable
     {
         _rope.Dispose();
         Weights.Dispose();
+        (Kernels as IDisposable)?.Dispose();
     }
 }

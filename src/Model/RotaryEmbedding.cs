@@ -25,6 +25,9 @@ public sealed class RotaryEmbedding : IDisposable
     /// <summary>Positions the table covers.</summary>
     public int MaxPositions { get; }
 
+    /// <summary>The table itself, complex64 [maxPositions, headDim/2]: in memory (cos, sin) float pairs, as the fused RoPE kernel reads it.</summary>
+    internal Tensor Table => _cis;
+
     /// <summary>Rotations for <paramref name="positions"/> (int64 [batch, len]), shaped [batch, len, 1, headDim/2] to broadcast over heads.</summary>
     public Tensor For(Tensor positions)
     {

@@ -37,19 +37,21 @@ internal static class RunCommand
         var maxNew = new Option<int?>("--max-new-tokens") { Description = "Cap on new tokens per request (default: up to 8192 tokens in all)" };
         var blockSize = new Option<int>("--block-size") { Description = "Tokens per KV block (flash-attn's paged kernel needs a multiple of 256)", DefaultValueFactory = _ => 256 };
         var attention = new Option<string>("--attention") { Description = "auto (flash-attn when its library loads, else reference), flash or reference", DefaultValueFactory = _ => "auto" };
+        var kernels = new Option<string>("--kernels") { Description = "auto (fused native kernels on CUDA when the flash library has them, else eager), fused or eager: the operations between matmuls", DefaultValueFactory = _ => "auto" };
         var json = new Option<string?>("--json") { Description = "Write a JSON summary to this file" };
         var findMax = new Option<bool>("--find-max-batch") { Description = "Find the largest N that really runs on this GPU (bisection with short outputs), beside the simulator's prediction" };
         var noResponses = new Option<bool>("--no-responses") { Description = "Do not print the responses" };
         var command = new RootCommand("PagedSim: PagedAttention KV-cache allocator, simulator and Llama 3 runner");
         command.Arguments.Add(count);
         setup.AddTo(command);
-        foreach (Option o in new Option[] { shareGpt, naive, synthetic, shape, seed, device, maxNew, blockSize, attention, json, findMax, noResponses })
+        foreach (Option o in new Option[] { shareGpt, naive, synthetic, shape, seed, device, maxNew, blockSize, attention, kernels, json, findMax, noResponses })
             command.Options.Add(o);
         command.SetAction(parse =>
         {
             var settings = new RunSettings(parse.GetValue(count), parse.GetValue(shareGpt), parse.GetValue(naive), parse.GetValue(synthetic),
                 parse.GetValue(shape)!, parse.GetValue(seed), parse.GetValue(device)!, parse.GetValue(maxNew), parse.GetValue(blockSize),
-                parse.GetValue(attention)!, parse.GetValue(json), parse.GetValue(findMax), parse.GetValue(setup.Model), !parse.GetValue(noResponses));
+                parse.GetValue(attention)!, parse.GetValue(json), parse.GetValue(findMax), parse.GetValue(setup.Model), !parse.GetValue(noResponses),
+                parse.GetValue(kernels)!);
             return Execute(settings, (spec, gpu) => setup.Resolve(parse, spec, gpu), output ?? Console.Out, log ?? Console.Error,
                 interactive ?? (output is null && ProgressDisplay.IsTerminal));
         });
@@ -111,7 +113,7 @@ internal static class RunCommand
         RunSession session;
         try
         {
-            session = RunSession.Open(device!, syntheticShape, s.Seed, checkpoint, s.Attention, s.BlockSize, s.Naive);
+            session = RunSession.Open(device!, syntheticShape, s.Seed, checkpoint, s.Attention, s.BlockSize, s.Naive, s.Kernels);
         }
         catch (Exception e) when (RunOutOfMemory.Is(e))
         {
@@ -160,6 +162,7 @@ internal static class RunCommand
         if (s.SyntheticShape == "tiny" && !s.Synthetic) throw new UserError("--synthetic-shape: only with --synthetic");
         if (s.Device is not ("auto" or "cuda" or "cpu")) throw new UserError($"--device: unknown device \"{s.Device}\"; known: auto, cuda, cpu");
         if (s.Attention is not ("auto" or "flash" or "reference")) throw new UserError($"--attention: unknown backend \"{s.Attention}\"; known: auto, flash, reference");
+        if (!KernelsChoice.Values.Contains(s.Kernels)) throw new UserError($"--kernels: unknown kernels \"{s.Kernels}\"; known: {string.Join(", ", KernelsChoice.Values)}");
         if (s.ShareGpt is not null && !File.Exists(s.ShareGpt)) throw new UserError($"--sharegpt: {s.ShareGpt}: file not found");
         if (s.JsonPath is not null && Path.GetDirectoryName(Path.GetFullPath(s.JsonPath)) is string dir && !Directory.Exists(dir))
             throw new UserError($"--json: directory {dir} does not exist");

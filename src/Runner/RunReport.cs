@@ -55,6 +55,7 @@ internal sealed record RunReport(
             ["deviceTotalBytes"] = DeviceTotalBytes,
             ["model"] = ModelName,
             ["attention"] = AttentionNote,
+            ["kernels"] = Settings.Kernels,
             ["cache"] = Settings.Cache,
             ["blockSize"] = Settings.Naive ? null : Settings.BlockSize,
             ["requests"] = o.Results.Count,

@@ -5,6 +5,7 @@ using PagedSim.Model.Attention;
 using PagedSim.Model.Attention.Flash;
 using PagedSim.Model.Checkpoints;
 using PagedSim.Model.Generation;
+using PagedSim.Model.Kernels;
 using PagedSim.Model.KvCache;
 using PagedSim.Model.Synthetic;
 using TorchSharp;
@@ -39,10 +40,13 @@ internal sealed class RunSession : IDisposable
     public bool OnCuda => Model.Device.type == DeviceType.CUDA;
 
     /// <summary>Creates synthetic weights (<paramref name="synthetic"/> not null) or loads <paramref name="modelDir"/>.</summary>
-    public static RunSession Open(Device device, Llama3Config? synthetic, long seed, string? modelDir, string attention, int blockSize, bool naive)
+    public static RunSession Open(Device device, Llama3Config? synthetic, long seed, string? modelDir, string attention, int blockSize, bool naive,
+        string kernelsChoice = "auto")
     {
         bool cuda = device.type == DeviceType.CUDA;
+        (ILayerKernels kernels, string kernelsNote) = KernelsChoice.Select(device, cuda ? ScalarType.BFloat16 : ScalarType.Float32, kernelsChoice);
         (IAttentionBackend backend, string note) = AttentionChoice.Select(device, attention, blockSize, naive);
+        note = $"{note}; {kernelsNote}";
 
         long? baseline = cuda && RunDeviceMemory.Query() is (long free, long total) ? total - free : null;
         try
@@ -51,11 +55,11 @@ internal sealed class RunSession : IDisposable
             if (synthetic is not null)
             {
                 ScalarType dtype = cuda ? ScalarType.BFloat16 : ScalarType.Float32;
-                model = new Llama3(synthetic, SyntheticWeights.Create(synthetic, device, dtype, seed), device, dtype, RunSettings.MaxSequenceLength);
+                model = new Llama3(synthetic, SyntheticWeights.Create(synthetic, device, dtype, seed), device, dtype, RunSettings.MaxSequenceLength, kernels);
             }
             else
             {
-                model = Llama3.Load(modelDir!, device, maxPositions: RunSettings.MaxSequenceLength);
+                model = Llama3.Load(modelDir!, device, maxPositions: RunSettings.MaxSequenceLength, kernels: kernels);
             }
             return new RunSession(model, backend, note, baseline);
         }
@@ -76,16 +80,17 @@ internal sealed class RunSession : IDisposable
     /// (at most <paramref name="maxPoolBlocks"/>); naive: one row of 8192 tokens per request, as llama3-naive.py.
     /// <paramref name="attention"/> overrides the session's backend (tests compare backends on one set of weights);
     /// <paramref name="recordLogits"/> keeps every step's logits in the results (tests explain differences with them).
+    /// <paramref name="poolBlocks"/> sets the paged pool's size outright (a trial that commits the memory of a longer run).
     /// </summary>
     public RunOutcome Generate(IReadOnlyList<int[]> prompts, int[] maxNew, IReadOnlySet<int>? stops, bool naive, int blockSize,
         int? maxPoolBlocks, Action<string>? progress, Action<string>? phase = null, IAttentionBackend? attention = null,
-        bool recordLogits = false)
+        bool recordLogits = false, int? poolBlocks = null)
     {
         Llama3Config c = Model.Config;
         long bytesPerToken = 2L * c.Layers * c.KvHeads * c.HeadDim * (Model.DType switch { ScalarType.Float32 => 4, ScalarType.Float64 => 8, _ => 2 });
         int n = prompts.Count;
         phase?.Invoke("allocating the KV cache");
-        using IKvCache cache = AllocateCache(prompts, maxNew, naive, blockSize, maxPoolBlocks);
+        using IKvCache cache = AllocateCache(prompts, maxNew, naive, blockSize, maxPoolBlocks, poolBlocks);
         KvCacheManager? manager = (cache as PagedKvCache)?.Manager;
         int totalBlocks = manager?.TotalBlocks ?? n;
         long poolBytes = naive ? (long)n * RunSettings.MaxSequenceLength * bytesPerToken : (long)totalBlocks * blockSize * bytesPerToken;
@@ -145,11 +150,11 @@ internal sealed class RunSession : IDisposable
             maxBatch, totalBlocks, peakBlocks, poolBytes, peakKv, fragmented, peakDevice, BaselineDeviceBytes);
     }
 
-    private IKvCache AllocateCache(IReadOnlyList<int[]> prompts, int[] maxNew, bool naive, int blockSize, int? maxPoolBlocks)
+    private IKvCache AllocateCache(IReadOnlyList<int[]> prompts, int[] maxNew, bool naive, int blockSize, int? maxPoolBlocks, int? poolBlocks)
     {
         try
         {
-            return NewCache(prompts, maxNew, naive, blockSize, maxPoolBlocks);
+            return NewCache(prompts, maxNew, naive, blockSize, maxPoolBlocks, poolBlocks);
         }
         catch (Exception e) when (RunOutOfMemory.Is(e))
         {
@@ -164,12 +169,12 @@ internal sealed class RunSession : IDisposable
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private IKvCache NewCache(IReadOnlyList<int[]> prompts, int[] maxNew, bool naive, int blockSize, int? maxPoolBlocks)
+    private IKvCache NewCache(IReadOnlyList<int[]> prompts, int[] maxNew, bool naive, int blockSize, int? maxPoolBlocks, int? poolBlocks)
     {
         Llama3Config c = Model.Config;
         return naive
             ? new NaiveKvCache(c, prompts.Count, RunSettings.MaxSequenceLength, Model.Device, Model.DType)
-            : new PagedKvCache(c, new KvCacheOptions(PoolBlocks(prompts, maxNew, blockSize, maxPoolBlocks), blockSize, RunSettings.MaxSequenceLength), Model.Device, Model.DType);
+            : new PagedKvCache(c, new KvCacheOptions(poolBlocks ?? PoolBlocks(prompts, maxNew, blockSize, maxPoolBlocks), blockSize, RunSettings.MaxSequenceLength), Model.Device, Model.DType);
     }
 
     /// <summary>Blocks that hold every request to its end (one spare slot each), capped by <paramref name="cap"/>.</summary>

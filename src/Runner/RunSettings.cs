@@ -15,10 +15,11 @@ namespace PagedSim.Runner;
 /// <param name="FindMaxBatch">Search the largest batch that runs instead of one run.</param>
 /// <param name="ModelDir">Checkpoint directory given with --model, or null.</param>
 /// <param name="PrintResponses">Print every response (off with --no-responses).</param>
+/// <param name="Kernels">"auto" (fused native kernels on CUDA when the library has them, else eager), "fused" or "eager".</param>
 internal sealed record RunSettings(
     int Count, string? ShareGpt, bool Naive, bool Synthetic, string SyntheticShape, long Seed, string Device,
     int? MaxNewTokens, int BlockSize, string Attention, string? JsonPath, bool FindMaxBatch, string? ModelDir,
-    bool PrintResponses)
+    bool PrintResponses, string Kernels = "auto")
 {
     /// <summary>Longest sequence (prompt + output), as the seed's max_seq_len.</summary>
     public const int MaxSequenceLength = 8192;

@@ -5,6 +5,7 @@ using PagedSim.Allocator.Scheduling;
 using PagedSim.Allocator.Simulation;
 using PagedSim.Model;
 using PagedSim.Model.Attention;
+using PagedSim.Model.Kernels;
 using PagedSim.Model.Checkpoints;
 using PagedSim.Model.Generation;
 using PagedSim.Model.KvCache;
@@ -47,16 +48,19 @@ internal static class ServeTraceCommand
         var plot = new Option<string?>("--plot") { Description = "Write a PNG timeline of running, waiting and blocks in use." };
         var attention = new Option<string>("--attention") { Description = "auto (flash-attn on CUDA when its library loads and the block size is a multiple of 256, else reference), flash or reference.", DefaultValueFactory = _ => "auto" };
         attention.AcceptOnlyFromAmong(AttentionChoice.Values);
+        var kernels = new Option<string>("--kernels") { Description = "auto (fused native kernels on CUDA when the flash library has them, else eager), fused or eager.", DefaultValueFactory = _ => "auto" };
+        kernels.AcceptOnlyFromAmong(KernelsChoice.Values);
         var compareStatic = new Option<bool>("--compare-static") { Description = "Also run the requests as static batches at the same memory (waves that fit at full length) and compare throughput." };
         var command = new Command("serve-trace", "Serve a length trace with continuous batching (waiting queue, preemption by recompute) and compare with the simulator; or parallel sampling with shared prompt blocks.")
         {
-            model, synthetic, trace, requests, kvBudget, blocks, blockSize, maxRunning, samples, temperature, topP, seed, device, json, plot, compareStatic, attention,
+            model, synthetic, trace, requests, kvBudget, blocks, blockSize, maxRunning, samples, temperature, topP, seed, device, json, plot, compareStatic, attention, kernels,
         };
         command.SetAction(parse => Run(new ServeTraceSettings(
             parse.GetValue(model), parse.GetValue(synthetic), parse.GetValue(trace), parse.GetValue(requests)!, parse.GetValue(kvBudget),
             parse.GetValue(blocks), parse.GetValue(blockSize), parse.GetValue(maxRunning), parse.GetValue(samples),
             new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(seed)),
-            parse.GetValue(device)!, parse.GetValue(json), parse.GetValue(plot), parse.GetValue(compareStatic), parse.GetValue(attention)!), Console.Out));
+            parse.GetValue(device)!, parse.GetValue(json), parse.GetValue(plot), parse.GetValue(compareStatic), parse.GetValue(attention)!,
+            parse.GetValue(kernels)!), Console.Out));
         return command;
     }
 
@@ -68,7 +72,10 @@ internal static class ServeTraceCommand
         Device dev = s.Device == "cuda" ? CudaDevices.CudaOrFail() : CPU;
         (IAttentionBackend attention, string attentionNote) = AttentionChoice.Select(dev, s.Attention, s.BlockSize, naive: false);
         using var attentionScope = attention as IDisposable;
-        using Llama3 llama = LoadModel(s, dev);
+        ScalarType dtype = dev.type == DeviceType.CPU ? ScalarType.Float32 : ScalarType.BFloat16;
+        (ILayerKernels kernels, string kernelsNote) = KernelsChoice.Select(dev, dtype, s.Kernels);
+        attentionNote = $"{attentionNote}; {kernelsNote}";
+        using Llama3 llama = LoadModel(s, dev, dtype, kernels);
         int elementBytes = llama.DType == ScalarType.Float32 ? 4 : 2;
         long blockBytes = 2L * llama.Config.Layers * llama.Config.KvHeads * llama.Config.HeadDim * elementBytes * s.BlockSize;
         int poolBlocks = PoolBlocks(s, lengths, blockBytes);
@@ -169,17 +176,16 @@ internal static class ServeTraceCommand
         return (int)Math.Min(Simulator.MaxBlocks, lengths.Sum(r => (long)s.Samples * ((r.TotalTokens + s.BlockSize) / s.BlockSize)));
     }
 
-    private static Llama3 LoadModel(ServeTraceSettings s, Device dev)
+    private static Llama3 LoadModel(ServeTraceSettings s, Device dev, ScalarType dtype, ILayerKernels kernels)
     {
-        ScalarType dtype = dev.type == DeviceType.CPU ? ScalarType.Float32 : ScalarType.BFloat16;
         if (s.Synthetic is string shape)
         {
             Llama3Config config = shape == "8b" ? SyntheticShapes.Llama3_8B : SyntheticShapes.Tiny;
-            return new Llama3(config, SyntheticWeights.Create(config, dev, dtype, s.Sampling.Seed), dev, dtype, MaxSequenceLength);
+            return new Llama3(config, SyntheticWeights.Create(config, dev, dtype, s.Sampling.Seed), dev, dtype, MaxSequenceLength, kernels);
         }
         try
         {
-            return Llama3.Load(s.ModelDir!, dev, dtype, MaxSequenceLength);
+            return Llama3.Load(s.ModelDir!, dev, dtype, MaxSequenceLength, kernels);
         }
         catch (CheckpointException e)
         {

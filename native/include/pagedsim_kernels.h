@@ -1,0 +1,147 @@
+/*
+ * pagedsim_kernels: the small fused kernels of a Llama decode/prefill step, so that a layer queues a handful of
+ * launches instead of dozens of framework operations. Built into the same library as pagedsim_flash.
+ *
+ * Element types: PSK_DTYPE_FP16 or PSK_DTYPE_BF16 (psf_dtype's values). Every kernel computes in float32 and
+ * rounds to the element type exactly where the plain PyTorch formulation of the same step rounds, so results
+ * match it up to the order of float32 sums. Tensors are row-major and contiguous unless a stride is given; sizes
+ * are in elements. Calls are asynchronous on `stream` (null = the legacy default stream) and return a psk_status;
+ * on failure psk_last_error() gives a one-line message (thread-local).
+ */
+#ifndef PAGEDSIM_KERNELS_H
+#define PAGEDSIM_KERNELS_H
+
+#include <stdint.h>
+
+#include "pagedsim_flash.h"
+
+#if defined(_WIN32)
+#define PSK_API __declspec(dllexport)
+#else
+#define PSK_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped whenever an entry point changes. */
+#define PSK_ABI_VERSION 3
+
+typedef enum psk_status {
+    PSK_OK = 0,
+    PSK_ERR_NULL_POINTER = 1,  /* a required pointer is null */
+    PSK_ERR_DTYPE = 2,         /* dtype is not PSK_DTYPE_FP16 or PSK_DTYPE_BF16 */
+    PSK_ERR_SHAPE = 3,         /* a size is not positive, or head_dim is odd, or a stride is too small */
+    PSK_ERR_CUDA = 4,          /* the launch failed */
+    PSK_ERR_CUBLAS = 5,        /* libcublas is not loaded in this process (or lacks an entry point), or a GEMM failed */
+    PSK_ERR_ATTENTION = 6      /* the flash-attention call failed (its message follows) */
+} psk_status;
+
+typedef enum psk_dtype { PSK_DTYPE_FP16 = 0, PSK_DTYPE_BF16 = 1 } psk_dtype;
+
+/* PSK_ABI_VERSION of the library. */
+PSK_API int32_t psk_abi_version(void);
+
+/* Message of the last failure on this thread ("" if none). */
+PSK_API const char* psk_last_error(void);
+
+/*
+ * Residual add and RMSNorm, per row of [rows, dim]:
+ *   residual = residual + delta            (skipped when delta is null; rounded to the element type)
+ *   out      = round(residual * rsqrt(mean(residual^2) + eps)) * weight   (each product rounded)
+ * residual is updated in place; out must not alias residual or delta.
+ */
+PSK_API int32_t psk_add_rmsnorm(int32_t dtype, void* residual, const void* delta, const void* weight, void* out,
+                                int64_t rows, int32_t dim, float eps, void* stream);
+
+/*
+ * RoPE on q and k, and the cache write of k and v, for `tokens` new tokens.
+ *   qkv: [tokens, >= (heads + 2*kv_heads)*head_dim] with row stride qkv_row_stride: q heads, then k, then v.
+ *   positions, slots (int64, device, [tokens]): each token's position in its sequence and its cache slot.
+ *   rope (float32, device): [max_position, head_dim/2, 2] = (cos, sin) of position * theta^(-2i/head_dim)
+ *        (a complex64 table's memory); the caller guarantees every position is below its length.
+ *   q_out: [tokens, heads, head_dim], the rotated queries.
+ *   k_cache, v_cache: [slots, kv_heads, head_dim] (a paged pool or a contiguous cache, flattened): slot s of
+ *        token t receives its rotated key and its value.
+ * Pairs (2i, 2i+1) of each head are rotated as complex numbers (Meta's convention), in float32.
+ */
+PSK_API int32_t psk_rope_kv_write(int32_t dtype, const void* qkv, int64_t qkv_row_stride, const int64_t* positions,
+                                  const int64_t* slots, const float* rope, int64_t tokens, int32_t heads,
+                                  int32_t kv_heads, int32_t head_dim, void* q_out, void* k_cache, void* v_cache,
+                                  void* stream);
+
+/*
+ * SwiGLU's gate: gate_up [rows, 2*hidden] holds gate (w1 x) then up (w3 x) per row;
+ *   out [rows, hidden] = round(silu(gate)) * up   (rounded).
+ */
+PSK_API int32_t psk_silu_mul(int32_t dtype, const void* gate_up, void* out, int64_t rows, int32_t hidden, void* stream);
+
+/* Largest row count psk_gemv takes. */
+#define PSK_GEMV_MAX_ROWS 8
+
+/*
+ * The small-batch matmul of a decode step: y [rows, n_out] = x [rows, k_in] · w [n_out, k_in]^T (a linear layer
+ * without bias; w in PyTorch's [out, in] layout), for 1..PSK_GEMV_MAX_ROWS rows. Reads w once, in 16-byte loads:
+ * bound by memory bandwidth, which is what a decode step of a few sequences is. k_in a multiple of 8; x and w
+ * 16-byte aligned; float32 accumulation, rounded once.
+ */
+PSK_API int32_t psk_gemv(int32_t dtype, const void* x, const void* w, void* y, int32_t rows, int32_t n_out, int32_t k_in, void* stream);
+
+/* One transformer layer's device pointers (weights in PyTorch's [out, in] layout) and its K/V cache. */
+typedef struct psk_layer {
+    const void* attention_norm;  /* [dim] */
+    const void* wqkv;            /* [(heads + 2*kv_heads)*head_dim, dim] */
+    const void* wo;              /* [dim, heads*head_dim] */
+    const void* ffn_norm;        /* [dim] */
+    const void* w13;             /* [2*hidden, dim]: gate (w1) rows, then up (w3) rows */
+    const void* w2;              /* [dim, hidden] */
+    void* k_cache;               /* [slots, kv_heads, head_dim] */
+    void* v_cache;
+} psk_layer;
+
+/*
+ * Every transformer layer of a Llama forward pass, queued by one call (the per-layer sequence of the
+ * psk_* kernels above, cuBLAS matmuls (psk_gemv for one row) and flash attention), then the final residual add
+ * and RMSNorm. All buffers are the caller's, contiguous, in dtype; `tokens` rows each.
+ *   residual: [tokens, dim]: the token embeddings in; the residual stream out (the last block's output added).
+ *   normed:   [tokens, dim]: out: the final RMSNorm of the residual (the output head's input).
+ *   scratch:  qkv [tokens, (heads+2*kv_heads)*head_dim], q and attn [tokens, heads*head_dim], delta [tokens, dim],
+ *             gate_up [tokens, 2*hidden], act [tokens, hidden].
+ *   attention: the flash call for layer 0 (q = the q buffer, out = the attn buffer, block table, lengths,
+ *             workspace; checked by the caller with psf_plan); each layer replaces k and v with its own cache.
+ *   paged: 1 for psf_fwd_paged, 0 for psf_fwd_contiguous.
+ * cuBLAS is the libcublas the process has already loaded (PyTorch's), found with dlopen; one handle per thread.
+ */
+typedef struct psk_forward_args {
+    int32_t dtype;
+    int32_t tokens, dim, heads, kv_heads, head_dim, hidden, layers;
+    float norm_eps;
+    const psk_layer* layer;      /* host array [layers] */
+    const void* final_norm;      /* [dim] */
+    void* residual;
+    void* normed;
+    void* qkv;
+    void* q;
+    void* attn;
+    void* delta;
+    void* gate_up;
+    void* act;
+    const int64_t* positions;    /* device [tokens] */
+    const int64_t* slots;        /* device [tokens] */
+    const float* rope;           /* as psk_rope_kv_write */
+    psf_fwd_args attention;
+    int32_t paged;
+    void* stream;
+} psk_forward_args;
+
+/* sizeof(psk_forward_args), so a binding can check its mirror of the struct. */
+PSK_API int32_t psk_forward_args_size(void);
+
+PSK_API int32_t psk_forward_layers(const psk_forward_args* args);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PAGEDSIM_KERNELS_H */

@@ -1,0 +1,376 @@
+// The fused kernels of pagedsim_kernels.h. Each replaces a run of PyTorch operations that would each be a launch
+// (and, from .NET, a P/Invoke and a tensor wrapper): the per-layer launch count is what bounds a decode step.
+
+#include "pagedsim_kernels.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <dlfcn.h>
+#include <library_types.h>
+
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+
+namespace {
+
+thread_local char t_last_error[512] = "";
+
+int32_t fail(psk_status status, const char* format, ...) {
+    va_list list;
+    va_start(list, format);
+    std::vsnprintf(t_last_error, sizeof t_last_error, format, list);
+    va_end(list);
+    return status;
+}
+
+int32_t launched(const char* kernel) {
+    cudaError_t e = cudaGetLastError();
+    return e == cudaSuccess ? PSK_OK : fail(PSK_ERR_CUDA, "%s: %s", kernel, cudaGetErrorString(e));
+}
+
+__device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
+template <typename T> __device__ __forceinline__ T from_float(float x);
+template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
+template <> __device__ __forceinline__ __half from_float<__half>(float x) { return __float2half_rn(x); }
+
+// Sum over the block; every thread gets the total. blockDim.x is a multiple of 32, at most 1024.
+__device__ float block_sum(float value) {
+    __shared__ float partial[32];
+    for (int offset = 16; offset > 0; offset >>= 1) { value += __shfl_xor_sync(0xffffffffu, value, offset); }
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (lane == 0) { partial[warp] = value; }
+    __syncthreads();
+    int warps = blockDim.x / 32;
+    value = lane < warps ? partial[lane] : 0.f;
+    for (int offset = 16; offset > 0; offset >>= 1) { value += __shfl_xor_sync(0xffffffffu, value, offset); }
+    return value;
+}
+
+template <typename T>
+__global__ void add_rmsnorm_kernel(T* residual, const T* delta, const T* weight, T* out, int dim, float eps) {
+    T* x = residual + size_t(blockIdx.x) * dim;
+    T* o = out + size_t(blockIdx.x) * dim;
+    const T* d = delta == nullptr ? nullptr : delta + size_t(blockIdx.x) * dim;
+    float squares = 0.f;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+        T v = x[i];
+        if (d != nullptr) {
+            v = from_float<T>(to_float(v) + to_float(d[i]));  // `x = x + delta` in the element type
+            x[i] = v;
+        }
+        float f = to_float(v);
+        squares += f * f;
+    }
+    float scale = rsqrtf(block_sum(squares) / float(dim) + eps);
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+        T normed = from_float<T>(to_float(x[i]) * scale);  // normalised in float32, then back to the element type
+        o[i] = from_float<T>(to_float(normed) * to_float(weight[i]));
+    }
+}
+
+template <typename T>
+__global__ void rope_kv_write_kernel(const T* qkv, int64_t qkv_row_stride, const int64_t* positions,
+                                     const int64_t* slots, const float2* rope, int heads, int kv_heads, int head_dim,
+                                     T* q_out, T* k_cache, T* v_cache) {
+    const int64_t t = blockIdx.x;
+    const T* row = qkv + t * qkv_row_stride;
+    const int half = head_dim / 2;
+    const float2* rotation = rope + positions[t] * half;
+    const int64_t slot_offset = slots[t] * kv_heads * head_dim;
+    // q heads then k heads: consecutive in the qkv row, so one loop rotates both.
+    for (int p = threadIdx.x; p < (heads + kv_heads) * half; p += blockDim.x) {
+        int head = p / half, i = p % half;
+        const T* src = row + head * head_dim + 2 * i;
+        float x0 = to_float(src[0]), x1 = to_float(src[1]);
+        float2 r = rotation[i];
+        T* dst = head < heads ? q_out + (t * heads + head) * head_dim + 2 * i
+                              : k_cache + slot_offset + (head - heads) * head_dim + 2 * i;
+        dst[0] = from_float<T>(x0 * r.x - x1 * r.y);
+        dst[1] = from_float<T>(x0 * r.y + x1 * r.x);
+    }
+    const T* v = row + (heads + kv_heads) * head_dim;
+    for (int e = threadIdx.x; e < kv_heads * head_dim; e += blockDim.x) { v_cache[slot_offset + e] = v[e]; }
+}
+
+template <typename T>
+__global__ void silu_mul_kernel(const T* gate_up, T* out, int64_t rows, int hidden) {
+    const int64_t total = rows * hidden;
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+        int64_t r = i / hidden, j = i % hidden;
+        float g = to_float(gate_up[r * 2 * hidden + j]);
+        float u = to_float(gate_up[r * 2 * hidden + hidden + j]);
+        T silu = from_float<T>(g / (1.f + __expf(-g)));
+        out[i] = from_float<T>(to_float(silu) * u);
+    }
+}
+
+// y[m, n] = sum_k x[m, k] * w[n, k] for a few rows m (decode): one warp per output column n streams row n of w
+// once in 16-byte loads and keeps every x row's partial sum, so the weights are read once at full bandwidth.
+template <typename T, int M>
+__global__ void gemv_kernel(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ y, int n_out, int k_in) {
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int n = blockIdx.x * (blockDim.x / 32) + warp;
+    if (n >= n_out) { return; }
+    const uint4* wrow = reinterpret_cast<const uint4*>(w + size_t(n) * k_in);
+    const int vectors = k_in / 8;  // 8 elements per 16 bytes
+    float acc[M];
+#pragma unroll
+    for (int m = 0; m < M; m++) { acc[m] = 0.f; }
+    constexpr int kUnroll = 4;
+    int v = lane;
+    for (; v + 32 * (kUnroll - 1) < vectors; v += 32 * kUnroll) {
+        uint4 wv[kUnroll];
+#pragma unroll
+        for (int u = 0; u < kUnroll; u++) { wv[u] = __ldg(wrow + v + 32 * u); }
+#pragma unroll
+        for (int u = 0; u < kUnroll; u++) {
+            const T* we = reinterpret_cast<const T*>(&wv[u]);
+#pragma unroll
+            for (int m = 0; m < M; m++) {
+                uint4 xv = __ldg(reinterpret_cast<const uint4*>(x + size_t(m) * k_in) + v + 32 * u);
+                const T* xe = reinterpret_cast<const T*>(&xv);
+#pragma unroll
+                for (int e = 0; e < 8; e++) { acc[m] += to_float(we[e]) * to_float(xe[e]); }
+            }
+        }
+    }
+    for (; v < vectors; v += 32) {
+        uint4 wv = __ldg(wrow + v);
+        const T* we = reinterpret_cast<const T*>(&wv);
+#pragma unroll
+        for (int m = 0; m < M; m++) {
+            uint4 xv = __ldg(reinterpret_cast<const uint4*>(x + size_t(m) * k_in) + v);
+            const T* xe = reinterpret_cast<const T*>(&xv);
+#pragma unroll
+            for (int e = 0; e < 8; e++) { acc[m] += to_float(we[e]) * to_float(xe[e]); }
+        }
+    }
+#pragma unroll
+    for (int m = 0; m < M; m++) {
+        float sum = acc[m];
+        for (int offset = 16; offset > 0; offset >>= 1) { sum += __shfl_xor_sync(0xffffffffu, sum, offset); }
+        if (lane == 0) { y[size_t(m) * n_out + n] = from_float<T>(sum); }
+    }
+}
+
+template <typename T>
+void launch_gemv(const T* x, const T* w, T* y, int rows, int n_out, int k_in, cudaStream_t s) {
+    constexpr int kWarps = 8;
+    dim3 grid{static_cast<unsigned>((n_out + kWarps - 1) / kWarps)}, block{32 * kWarps};
+    switch (rows) {
+        case 1: gemv_kernel<T, 1><<<grid, block, 0, s>>>(x, w, y, n_out, k_in); break;
+        case 2: gemv_kernel<T, 2><<<grid, block, 0, s>>>(x, w, y, n_out, k_in); break;
+        case 3: gemv_kernel<T, 3><<<grid, block, 0, s>>>(x, w, y, n_out, k_in); break;
+        case 4: gemv_kernel<T, 4><<<grid, block, 0, s>>>(x, w, y, n_out, k_in); break;
+        case 5: gemv_kernel<T, 5><<<grid, block, 0, s>>>(x, w, y, n_out, k_in); break;
+        case 6: gemv_kernel<T, 6><<<grid, block, 0, s>>>(x, w, y, n_out, k_in); break;
+        case 7: gemv_kernel<T, 7><<<grid, block, 0, s>>>(x, w, y, n_out, k_in); break;
+        default: gemv_kernel<T, 8><<<grid, block, 0, s>>>(x, w, y, n_out, k_in); break;
+    }
+}
+
+// cuBLAS through the library the process already holds (PyTorch links it): no link-time dependency, and no second
+// copy of cuBLAS in the process. Only the few entry points and enum values used here are declared.
+typedef int (*cublas_create_fn)(void**);
+typedef int (*cublas_set_stream_fn)(void*, cudaStream_t);
+typedef int (*cublas_gemm_ex_fn)(void*, int, int, int, int, int, const void*, const void*, cudaDataType, int, const void*,
+                                 cudaDataType, int, const void*, void*, cudaDataType, int, int, int);
+constexpr int kCublasOpN = 0, kCublasOpT = 1, kCublasCompute32F = 68, kCublasGemmDefault = -1;
+
+struct Cublas {
+    cublas_create_fn create = nullptr;
+    cublas_set_stream_fn set_stream = nullptr;
+    cublas_gemm_ex_fn gemm_ex = nullptr;
+    const char* error = nullptr;
+};
+
+const Cublas& cublas() {
+    static const Cublas loaded = [] {
+        Cublas c;
+        void* lib = nullptr;
+        for (const char* name : {"libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"}) {
+            lib = dlopen(name, RTLD_NOW | RTLD_NOLOAD);
+            if (lib == nullptr) { lib = dlopen(name, RTLD_NOW | RTLD_LOCAL); }
+            if (lib != nullptr) { break; }
+        }
+        if (lib == nullptr) { c.error = "libcublas.so (13, 12 or 11) is neither loaded nor loadable"; return c; }
+        c.create = reinterpret_cast<cublas_create_fn>(dlsym(lib, "cublasCreate_v2"));
+        c.set_stream = reinterpret_cast<cublas_set_stream_fn>(dlsym(lib, "cublasSetStream_v2"));
+        c.gemm_ex = reinterpret_cast<cublas_gemm_ex_fn>(dlsym(lib, "cublasGemmEx"));
+        if (c.create == nullptr || c.set_stream == nullptr || c.gemm_ex == nullptr) { c.error = "libcublas lacks cublasCreate_v2, cublasSetStream_v2 or cublasGemmEx"; }
+        return c;
+    }();
+    return loaded;
+}
+
+// y [rows, n_out] = x [rows, k_in] . w [n_out, k_in]^T, as torch.nn.functional.linear: column-major cuBLAS sees
+// y^T = w . x^T, i.e. op(A) = w^T of the [k_in, n_out] column-major view of w.
+int32_t linear(int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, cudaStream_t s);
+
+
+int block_threads(int64_t work) {
+    int64_t threads = (work + 31) / 32 * 32;
+    return int(threads < 32 ? 32 : threads > 1024 ? 1024 : threads);
+}
+
+bool valid_dtype(int32_t dtype) { return dtype == PSK_DTYPE_FP16 || dtype == PSK_DTYPE_BF16; }
+
+}  // namespace
+
+extern "C" {
+
+PSK_API int32_t psk_abi_version(void) { return PSK_ABI_VERSION; }
+
+PSK_API const char* psk_last_error(void) { return t_last_error; }
+
+PSK_API int32_t psk_add_rmsnorm(int32_t dtype, void* residual, const void* delta, const void* weight, void* out,
+                                int64_t rows, int32_t dim, float eps, void* stream) {
+    t_last_error[0] = '\0';
+    if (!valid_dtype(dtype)) { return fail(PSK_ERR_DTYPE, "dtype %d is not fp16 (0) or bf16 (1)", dtype); }
+    if (residual == nullptr || weight == nullptr || out == nullptr) { return fail(PSK_ERR_NULL_POINTER, "add_rmsnorm: residual, weight or out is null"); }
+    if (rows <= 0 || dim <= 0 || rows > 0x7fffffff) { return fail(PSK_ERR_SHAPE, "add_rmsnorm: rows %lld, dim %d", (long long)rows, dim); }
+    dim3 grid{static_cast<unsigned>(rows)}, block{static_cast<unsigned>(block_threads(dim / 4))};
+    cudaStream_t s = static_cast<cudaStream_t>(stream);
+    if (dtype == PSK_DTYPE_BF16) {
+        add_rmsnorm_kernel<<<grid, block, 0, s>>>(static_cast<__nv_bfloat16*>(residual), static_cast<const __nv_bfloat16*>(delta),
+                                                  static_cast<const __nv_bfloat16*>(weight), static_cast<__nv_bfloat16*>(out), dim, eps);
+    } else {
+        add_rmsnorm_kernel<<<grid, block, 0, s>>>(static_cast<__half*>(residual), static_cast<const __half*>(delta),
+                                                  static_cast<const __half*>(weight), static_cast<__half*>(out), dim, eps);
+    }
+    return launched("add_rmsnorm");
+}
+
+PSK_API int32_t psk_rope_kv_write(int32_t dtype, const void* qkv, int64_t qkv_row_stride, const int64_t* positions,
+                                  const int64_t* slots, const float* rope, int64_t tokens, int32_t heads,
+                                  int32_t kv_heads, int32_t head_dim, void* q_out, void* k_cache, void* v_cache,
+                                  void* stream) {
+    t_last_error[0] = '\0';
+    if (!valid_dtype(dtype)) { return fail(PSK_ERR_DTYPE, "dtype %d is not fp16 (0) or bf16 (1)", dtype); }
+    if (qkv == nullptr || positions == nullptr || slots == nullptr || rope == nullptr || q_out == nullptr ||
+        k_cache == nullptr || v_cache == nullptr) {
+        return fail(PSK_ERR_NULL_POINTER, "rope_kv_write: a pointer is null");
+    }
+    if (tokens <= 0 || tokens > 0x7fffffff || heads <= 0 || kv_heads <= 0 || head_dim <= 0 || head_dim % 2 != 0 ||
+        qkv_row_stride < int64_t(heads + 2 * kv_heads) * head_dim) {
+        return fail(PSK_ERR_SHAPE, "rope_kv_write: tokens %lld, heads %d, kv_heads %d, head_dim %d, row stride %lld",
+                    (long long)tokens, heads, kv_heads, head_dim, (long long)qkv_row_stride);
+    }
+    dim3 grid{static_cast<unsigned>(tokens)}, block{static_cast<unsigned>(block_threads(int64_t(heads + kv_heads) * head_dim / 2))};
+    cudaStream_t s = static_cast<cudaStream_t>(stream);
+    const float2* table = reinterpret_cast<const float2*>(rope);
+    if (dtype == PSK_DTYPE_BF16) {
+        rope_kv_write_kernel<<<grid, block, 0, s>>>(static_cast<const __nv_bfloat16*>(qkv), qkv_row_stride, positions, slots, table,
+                                                    heads, kv_heads, head_dim, static_cast<__nv_bfloat16*>(q_out),
+                                                    static_cast<__nv_bfloat16*>(k_cache), static_cast<__nv_bfloat16*>(v_cache));
+    } else {
+        rope_kv_write_kernel<<<grid, block, 0, s>>>(static_cast<const __half*>(qkv), qkv_row_stride, positions, slots, table,
+                                                    heads, kv_heads, head_dim, static_cast<__half*>(q_out),
+                                                    static_cast<__half*>(k_cache), static_cast<__half*>(v_cache));
+    }
+    return launched("rope_kv_write");
+}
+
+PSK_API int32_t psk_silu_mul(int32_t dtype, const void* gate_up, void* out, int64_t rows, int32_t hidden, void* stream) {
+    t_last_error[0] = '\0';
+    if (!valid_dtype(dtype)) { return fail(PSK_ERR_DTYPE, "dtype %d is not fp16 (0) or bf16 (1)", dtype); }
+    if (gate_up == nullptr || out == nullptr) { return fail(PSK_ERR_NULL_POINTER, "silu_mul: gate_up or out is null"); }
+    if (rows <= 0 || hidden <= 0) { return fail(PSK_ERR_SHAPE, "silu_mul: rows %lld, hidden %d", (long long)rows, hidden); }
+    int64_t total = rows * hidden;
+    int64_t blocks = (total + 255) / 256;
+    dim3 grid{static_cast<unsigned>(blocks > 65535 * 8 ? 65535 * 8 : blocks)}, block{256};
+    cudaStream_t s = static_cast<cudaStream_t>(stream);
+    if (dtype == PSK_DTYPE_BF16) {
+        silu_mul_kernel<<<grid, block, 0, s>>>(static_cast<const __nv_bfloat16*>(gate_up), static_cast<__nv_bfloat16*>(out), rows, hidden);
+    } else {
+        silu_mul_kernel<<<grid, block, 0, s>>>(static_cast<const __half*>(gate_up), static_cast<__half*>(out), rows, hidden);
+    }
+    return launched("silu_mul");
+}
+
+PSK_API int32_t psk_gemv(int32_t dtype, const void* x, const void* w, void* y, int32_t rows, int32_t n_out, int32_t k_in, void* stream) {
+    t_last_error[0] = '\0';
+    if (!valid_dtype(dtype)) { return fail(PSK_ERR_DTYPE, "dtype %d is not fp16 (0) or bf16 (1)", dtype); }
+    if (x == nullptr || w == nullptr || y == nullptr) { return fail(PSK_ERR_NULL_POINTER, "gemv: x, w or y is null"); }
+    if (rows < 1 || rows > PSK_GEMV_MAX_ROWS || n_out <= 0 || k_in <= 0 || k_in % 8 != 0 ||
+        (reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(w)) % 16 != 0) {
+        return fail(PSK_ERR_SHAPE, "gemv: rows %d (1..%d), n_out %d, k_in %d (a multiple of 8), x and w 16-byte aligned",
+                    rows, PSK_GEMV_MAX_ROWS, n_out, k_in);
+    }
+    cudaStream_t s = static_cast<cudaStream_t>(stream);
+    if (dtype == PSK_DTYPE_BF16) {
+        launch_gemv(static_cast<const __nv_bfloat16*>(x), static_cast<const __nv_bfloat16*>(w), static_cast<__nv_bfloat16*>(y), rows, n_out, k_in, s);
+    } else {
+        launch_gemv(static_cast<const __half*>(x), static_cast<const __half*>(w), static_cast<__half*>(y), rows, n_out, k_in, s);
+    }
+    return launched("gemv");
+}
+
+PSK_API int32_t psk_forward_args_size(void) { return int32_t(sizeof(psk_forward_args)); }
+
+PSK_API int32_t psk_forward_layers(const psk_forward_args* a) {
+    t_last_error[0] = '\0';
+    if (a == nullptr || a->layer == nullptr || a->final_norm == nullptr || a->residual == nullptr || a->normed == nullptr ||
+        a->qkv == nullptr || a->q == nullptr || a->attn == nullptr || a->delta == nullptr || a->gate_up == nullptr ||
+        a->act == nullptr || a->positions == nullptr || a->slots == nullptr || a->rope == nullptr) {
+        return fail(PSK_ERR_NULL_POINTER, "forward_layers: a required pointer is null");
+    }
+    if (a->tokens <= 0 || a->layers <= 0 || a->dim <= 0 || a->hidden <= 0 || a->dim % 8 != 0 || a->hidden % 8 != 0 ||
+        a->attention.q != a->q || a->attention.out != a->attn || a->attention.batch * a->attention.seqlen_q != a->tokens) {
+        return fail(PSK_ERR_SHAPE, "forward_layers: tokens %d, layers %d, dim %d, hidden %d (multiples of 8); the attention call must read q and write attn for every token",
+                    a->tokens, a->layers, a->dim, a->hidden);
+    }
+    cudaStream_t s = static_cast<cudaStream_t>(a->stream);
+    const int qkv_width = (a->heads + 2 * a->kv_heads) * a->head_dim, q_width = a->heads * a->head_dim;
+    psf_fwd_args attention = a->attention;
+    int32_t rc = PSK_OK;
+#define PSK_STEP(expr) do { rc = (expr); if (rc != PSK_OK) return rc; } while (0)
+    for (int l = 0; l < a->layers; l++) {
+        const psk_layer& w = a->layer[l];
+        PSK_STEP(psk_add_rmsnorm(a->dtype, a->residual, l == 0 ? nullptr : a->delta, w.attention_norm, a->normed, a->tokens, a->dim, a->norm_eps, s));
+        PSK_STEP(linear(a->dtype, a->normed, w.wqkv, a->qkv, a->tokens, qkv_width, a->dim, s));
+        PSK_STEP(psk_rope_kv_write(a->dtype, a->qkv, qkv_width, a->positions, a->slots, a->rope, a->tokens, a->heads, a->kv_heads,
+                                   a->head_dim, a->q, w.k_cache, w.v_cache, s));
+        attention.k = w.k_cache;
+        attention.v = w.v_cache;
+        int32_t st = a->paged ? psf_fwd_paged(&attention) : psf_fwd_contiguous(&attention);
+        if (st != PSF_OK) { return fail(PSK_ERR_ATTENTION, "layer %d attention: %s", l, psf_last_error()); }
+        PSK_STEP(linear(a->dtype, a->attn, w.wo, a->delta, a->tokens, a->dim, q_width, s));
+        PSK_STEP(psk_add_rmsnorm(a->dtype, a->residual, a->delta, w.ffn_norm, a->normed, a->tokens, a->dim, a->norm_eps, s));
+        PSK_STEP(linear(a->dtype, a->normed, w.w13, a->gate_up, a->tokens, 2 * a->hidden, a->dim, s));
+        PSK_STEP(psk_silu_mul(a->dtype, a->gate_up, a->act, a->tokens, a->hidden, s));
+        PSK_STEP(linear(a->dtype, a->act, w.w2, a->delta, a->tokens, a->dim, a->hidden, s));
+    }
+    PSK_STEP(psk_add_rmsnorm(a->dtype, a->residual, a->delta, a->final_norm, a->normed, a->tokens, a->dim, a->norm_eps, s));
+#undef PSK_STEP
+    return PSK_OK;
+}
+
+}  // extern "C"
+
+namespace {
+
+int32_t linear(int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, cudaStream_t s) {
+    if (rows <= 1) { return psk_gemv(dtype, x, w, y, rows, n_out, k_in, s); }
+    const Cublas& c = cublas();
+    if (c.error != nullptr) { return fail(PSK_ERR_CUBLAS, "%s", c.error); }
+    // One handle per thread and device, as cuBLAS requires; created on first use, kept for the process.
+    thread_local void* handles[64] = {};
+    int device = 0;
+    cudaGetDevice(&device);
+    if (device < 0 || device >= 64) { return fail(PSK_ERR_CUDA, "device %d out of range", device); }
+    if (handles[device] == nullptr && c.create(&handles[device]) != 0) { return fail(PSK_ERR_CUBLAS, "cublasCreate failed on device %d", device); }
+    void* handle = handles[device];
+    if (c.set_stream(handle, s) != 0) { return fail(PSK_ERR_CUBLAS, "cublasSetStream failed"); }
+    const float alpha = 1.f, beta = 0.f;
+    cudaDataType type = dtype == PSK_DTYPE_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+    int st = c.gemm_ex(handle, kCublasOpT, kCublasOpN, n_out, rows, k_in, &alpha, w, type, k_in, x, type, k_in, &beta, y, type, n_out,
+                       kCublasCompute32F, kCublasGemmDefault);
+    return st == 0 ? PSK_OK : fail(PSK_ERR_CUBLAS, "cublasGemmEx failed (status %d) for [%d, %d] x [%d, %d]^T", st, rows, k_in, n_out, k_in);
+}
+
+}  // namespace

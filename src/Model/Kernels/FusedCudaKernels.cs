@@ -1,0 +1,188 @@
+using PagedSim.Model.Attention;
+using PagedSim.Model.Attention.Flash;
+using PagedSim.Model.KvCache;
+using static TorchSharp.torch;
+
+namespace PagedSim.Model.Kernels;
+
+/// <summary>
+/// The layer operations as one native launch each (native/src/pagedsim_kernels.cu, in the same library as the
+/// flash-attn backend), on the legacy default CUDA stream where TorchSharp queues its own work. Tensors must be
+/// contiguous CUDA tensors of one dtype, bf16 or fp16; positions and slots int64 on the same device. Sizes come from
+/// the model's shape, not from the tensors: every TorchSharp query is a native call, and this is the hot path.
+/// </summary>
+public sealed class FusedCudaKernels : ILayerKernels, IDisposable
+{
+    private readonly FusedKernelsNative _native;
+    private LayerBuffers? _buffers;
+    private (Llama3Weights Weights, IKvCache Cache, NativeLayer[] Layers)? _layers;
+
+    /// <summary>Uses the library at $PAGEDSIM_FLASH_LIB, else libpagedsim_flash.so beside the application.</summary>
+    /// <exception cref="InvalidOperationException">The library is missing or lacks the fused kernels.</exception>
+    public FusedCudaKernels() => _native = FusedKernelsNative.Shared;
+
+    /// <summary>Null when the native library provides the kernels, else why not (one line).</summary>
+    public static string? UnavailableReason => FusedKernelsNative.UnavailableReason;
+
+    /// <inheritdoc/>
+    public string Name => "fused";
+
+    /// <summary>
+    /// Rows up to which <see cref="Linear"/> uses the native GEMV rather than cuBLAS. Measured on an H100 (decode
+    /// shapes of Llama 3 8B): one row reads the weights at 2.8–3.1 TB/s against cuBLAS's 2.1–2.9; at four rows and
+    /// more cuBLAS is as fast or faster (native/test/bench_decode_gemms.py).
+    /// </summary>
+    public const int GemvMaxRows = 1;
+
+    /// <inheritdoc/>
+    public Tensor Linear(Tensor input, Tensor weight)
+    {
+        long rows = input.shape[0];
+        if (rows > GemvMaxRows) return TorchSharp.torch.nn.functional.linear(input, weight);
+        long outFeatures = weight.shape[0], inFeatures = weight.shape[1];
+        Tensor output = empty([rows, outFeatures], input.dtype, input.device);
+        _native.Gemv(DType(input), TensorPointer.Of(input), TensorPointer.Of(weight), TensorPointer.Of(output), (int)rows, (int)outFeatures, (int)inFeatures);
+        return output;
+    }
+
+    /// <inheritdoc/>
+    public void AddRmsNorm(Tensor residual, Tensor? delta, Tensor weight, double eps, Tensor output)
+    {
+        long dim = weight.shape[0];
+        _native.AddRmsNorm(DType(residual), TensorPointer.Of(residual), delta is null ? 0 : TensorPointer.Of(delta), TensorPointer.Of(weight),
+            TensorPointer.Of(output), residual.numel() / dim, (int)dim, (float)eps);
+    }
+
+    /// <inheritdoc/>
+    public void RopeAndCacheWrite(Tensor qkv, RotaryEmbedding rope, KvStep step, IKvCache cache, int layer, Llama3Config config, Tensor query)
+    {
+        long rowLength = (config.Heads + 2L * config.KvHeads) * config.HeadDim;
+        _native.RopeKvWrite(DType(qkv), TensorPointer.Of(qkv), rowLength, TensorPointer.Of(step.Positions), TensorPointer.Of(step.Slots),
+            TensorPointer.Of(rope.Table), (long)step.BatchSize * step.QueryLength, config.Heads, config.KvHeads, config.HeadDim,
+            TensorPointer.Of(query), TensorPointer.Of(cache.Keys(layer)), TensorPointer.Of(cache.Values(layer)));
+    }
+
+    /// <inheritdoc/>
+    public void SiluMul(Tensor gateUp, Tensor output)
+    {
+        long numel = output.numel(), hidden = output.shape[^1];
+        _native.SiluMul(DType(gateUp), TensorPointer.Of(gateUp), TensorPointer.Of(output), numel / hidden, (int)hidden);
+    }
+
+    /// <summary>
+    /// Every layer of a forward pass in one native call (<c>psk_forward_layers</c>: the kernels above, cuBLAS and
+    /// flash attention, queued from native code), then the final residual add and RMSNorm:
+    /// <paramref name="residual"/> [tokens, dim] holds the embeddings in, <paramref name="normed"/> [tokens, dim]
+    /// receives the output head's input. The layers' scratch buffers are kept between passes (grown when a pass
+    /// has more tokens). Flash attention only: its call is checked once and reused by every layer.
+    /// </summary>
+    internal void ForwardLayers(Llama3 model, RotaryEmbedding rope, KvStep step, IKvCache cache, FlashAttentionBackend flash,
+        double softmaxScale, Tensor residual, Tensor normed)
+    {
+        Llama3Config c = model.Config;
+        int tokens = step.BatchSize * step.QueryLength, qSize = c.Heads * c.HeadDim;
+        LayerBuffers b = Buffers(tokens, c, model.DType, model.Device);
+        using var views = NewDisposeScope();
+        Tensor q = b.Q.narrow(0, 0, (long)tokens * qSize).view(step.BatchSize, step.QueryLength, c.Heads, c.HeadDim);
+        Tensor attn = b.Attn.narrow(0, 0, (long)tokens * qSize).view(step.BatchSize, step.QueryLength, c.Heads, c.HeadDim);
+        FlashArgs attention = flash.Describe(new AttentionInputs(q, cache.Keys(0), cache.Values(0), cache.Kind, step.BlockTable,
+            step.SequenceLengths, step.MaxSequenceLength, Causal: true, softmaxScale), attn);
+        NativeLayer[] layers = Layers(model.Weights, cache);
+        unsafe
+        {
+            fixed (NativeLayer* layer = layers)
+            {
+                var args = new NativeForwardArgs
+                {
+                    DType = DType(residual), Tokens = tokens, Dim = c.Dim, Heads = c.Heads, KvHeads = c.KvHeads, HeadDim = c.HeadDim,
+                    Hidden = c.HiddenDim, Layers = c.Layers, NormEps = (float)c.NormEps,
+                    Layer = (nint)layer, FinalNorm = TensorPointer.Of(model.Weights.Norm),
+                    Residual = TensorPointer.Of(residual), Normed = TensorPointer.Of(normed),
+                    Qkv = b.QkvPointer, Q = b.QPointer, Attn = b.AttnPointer, Delta = b.DeltaPointer, GateUp = b.GateUpPointer, Act = b.ActPointer,
+                    Positions = TensorPointer.Of(step.Positions), Slots = TensorPointer.Of(step.Slots), Rope = TensorPointer.Of(rope.Table),
+                    Attention = attention, Paged = cache.Kind == KvCacheKind.Paged ? 1 : 0,
+                };
+                _native.ForwardLayers(args);
+            }
+        }
+    }
+
+    private LayerBuffers Buffers(int tokens, Llama3Config c, ScalarType dtype, Device device)
+    {
+        if (_buffers is { } b && b.Tokens >= tokens && b.Q.device == device && b.Q.dtype == dtype) return b;
+        _buffers?.Dispose();
+        _buffers = null; // freed before the larger set is allocated
+        return _buffers = new LayerBuffers(tokens, c, dtype, device);
+    }
+
+    private NativeLayer[] Layers(Llama3Weights weights, IKvCache cache)
+    {
+        if (_layers is { } known && ReferenceEquals(known.Weights, weights) && ReferenceEquals(known.Cache, cache)) return known.Layers;
+        var layers = new NativeLayer[weights.Layers.Count];
+        for (int l = 0; l < layers.Length; l++)
+        {
+            LayerWeights w = weights.Layers[l];
+            layers[l] = new NativeLayer
+            {
+                AttentionNorm = TensorPointer.Of(w.AttentionNorm), Wqkv = TensorPointer.Of(w.Wqkv), Wo = TensorPointer.Of(w.Wo),
+                FfnNorm = TensorPointer.Of(w.FfnNorm), W13 = TensorPointer.Of(w.W13), W2 = TensorPointer.Of(w.W2),
+                KCache = TensorPointer.Of(cache.Keys(l)), VCache = TensorPointer.Of(cache.Values(l)),
+            };
+        }
+        _layers = (weights, cache, layers);
+        return layers;
+    }
+
+    /// <summary>Scratch tensors of a native forward pass, flat, for up to <see cref="Tokens"/> tokens.</summary>
+    private sealed class LayerBuffers : IDisposable
+    {
+        public LayerBuffers(int tokens, Llama3Config c, ScalarType dtype, Device device)
+        {
+            Tokens = tokens;
+            long qSize = (long)c.Heads * c.HeadDim;
+            Tensor Flat(long elements) => empty([elements], dtype, device).DetachFromDisposeScope();
+            Qkv = Flat(tokens * (qSize + 2L * c.KvHeads * c.HeadDim));
+            Q = Flat(tokens * qSize);
+            Attn = Flat(tokens * qSize);
+            Delta = Flat((long)tokens * c.Dim);
+            GateUp = Flat(2L * tokens * c.HiddenDim);
+            Act = Flat((long)tokens * c.HiddenDim);
+            (QkvPointer, QPointer, AttnPointer) = (TensorPointer.Of(Qkv), TensorPointer.Of(Q), TensorPointer.Of(Attn));
+            (DeltaPointer, GateUpPointer, ActPointer) = (TensorPointer.Of(Delta), TensorPointer.Of(GateUp), TensorPointer.Of(Act));
+        }
+
+        public int Tokens { get; }
+        public Tensor Qkv { get; }
+        public Tensor Q { get; }
+        public Tensor Attn { get; }
+        public Tensor Delta { get; }
+        public Tensor GateUp { get; }
+        public Tensor Act { get; }
+        public nint QkvPointer { get; }
+        public nint QPointer { get; }
+        public nint AttnPointer { get; }
+        public nint DeltaPointer { get; }
+        public nint GateUpPointer { get; }
+        public nint ActPointer { get; }
+
+        public void Dispose()
+        {
+            foreach (Tensor t in new[] { Qkv, Q, Attn, Delta, GateUp, Act }) t.Dispose();
+        }
+    }
+
+    /// <summary>Frees the native layer loop's scratch buffers (the model that uses these kernels disposes them).</summary>
+    public void Dispose()
+    {
+        _buffers?.Dispose();
+        _buffers = null;
+        _layers = null;
+    }
+
+    private static int DType(Tensor t) => t.dtype switch
+    {
+        ScalarType.BFloat16 => 1,
+        ScalarType.Float16 => 0,
+        _ => throw new ArgumentException($"The fused kernels take bf16 or fp16 tensors, not {t.dtype}."),
+    };
+}

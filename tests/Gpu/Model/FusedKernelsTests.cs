@@ -1,0 +1,193 @@
+using PagedSim.Allocator;
+using PagedSim.Model;
+using PagedSim.Model.Attention;
+using PagedSim.Model.Generation;
+using PagedSim.Model.Kernels;
+using PagedSim.Model.KvCache;
+using PagedSim.Model.Synthetic;
+using PagedSim.Tests.Shared;
+using static TorchSharp.torch;
+
+namespace PagedSim.Gpu.Tests.Model;
+
+/// <summary>
+/// The fused CUDA layer kernels against the eager TorchSharp operations they replace: each kernel on Llama-3-8B
+/// shapes in bf16 and fp16, then whole greedy runs of the tiny Llama fixture with either kernel set.
+/// </summary>
+public class FusedKernelsTests(ITestOutputHelper output)
+{
+    private static readonly Llama3Config s_config = SyntheticShapes.Llama3_8B;
+
+    [Theory]
+    [InlineData(ScalarType.BFloat16, 1)]
+    [InlineData(ScalarType.BFloat16, 49)]
+    [InlineData(ScalarType.Float16, 300)]
+    public void AddRmsNorm_matches_eager(ScalarType dtype, int tokens)
+    {
+        SkipUnlessFused();
+        using var scope = NewDisposeScope();
+        manual_seed(tokens);
+        Tensor x = randn([tokens, s_config.Dim], device: CUDA).to(dtype), delta = randn([tokens, s_config.Dim], device: CUDA).to(dtype);
+        Tensor weight = (1 + 0.1 * randn([s_config.Dim], device: CUDA)).to(dtype);
+        Tensor eagerResidual = x.clone(), fusedResidual = x.clone();
+
+        Tensor eager = empty_like(x), fused = full_like(x, double.NaN);
+        EagerKernels.Instance.AddRmsNorm(eagerResidual, delta, weight, 1e-5, eager);
+        new FusedCudaKernels().AddRmsNorm(fusedResidual, delta, weight, 1e-5, fused);
+
+        Assert.True(eagerResidual.allclose(fusedResidual, 0, 0), "the residual add differs");
+        AssertClose(eager, fused, dtype, "add+RMSNorm");
+        Tensor untouched = x.clone();
+        new FusedCudaKernels().AddRmsNorm(untouched, null, weight, 1e-5, fused);
+        EagerKernels.Instance.AddRmsNorm(x.clone(), null, weight, 1e-5, eager);
+        Assert.True(untouched.allclose(x, 0, 0), "without a delta the residual must not change");
+        AssertClose(eager, fused, dtype, "RMSNorm without a delta");
+    }
+
+    [Theory]
+    [InlineData(ScalarType.BFloat16, 16, 1)]
+    [InlineData(ScalarType.BFloat16, 256, 7)]
+    [InlineData(ScalarType.Float16, 16, 40)]
+    public void RopeAndCacheWrite_matches_eager(ScalarType dtype, int blockSize, int newTokens)
+    {
+        SkipUnlessFused();
+        Llama3Config c = s_config with { Layers = 2 };
+        var options = new KvCacheOptions(3 * ((600 + blockSize - 1) / blockSize + 1), blockSize, 2048);
+        using PagedKvCache eagerCache = new(c, options, CUDA, dtype), fusedCache = new(c, options, CUDA, dtype);
+        using var rope = new RotaryEmbedding(c.HeadDim, c.RopeTheta, 2048, CUDA);
+        var random = new Random(newTokens);
+        int[] lengths = [.. Enumerable.Range(0, 3).Select(_ => random.Next(newTokens, 600))];
+        foreach (int l in lengths)
+        {
+            eagerCache.Add(l);
+            fusedCache.Add(l);
+        }
+        int[] sequences = eagerCache.Running.ToArray();
+        using var scope = NewDisposeScope();
+        KvStep step = eagerCache.Prepare(sequences, newTokens, CUDA);
+        manual_seed(blockSize);
+        Tensor qkv = randn([sequences.Length * newTokens, (c.Heads + 2 * c.KvHeads) * c.HeadDim], device: CUDA).to(dtype);
+
+        Tensor eagerQ = empty([qkv.shape[0], c.Heads, c.HeadDim], dtype, CUDA), fusedQ = full_like(eagerQ, double.NaN);
+        EagerKernels.Instance.RopeAndCacheWrite(qkv, rope, step, eagerCache, 1, c, eagerQ);
+        new FusedCudaKernels().RopeAndCacheWrite(qkv, rope, step, fusedCache, 1, c, fusedQ);
+
+        AssertClose(eagerQ, fusedQ, dtype, "rotated q");
+        AssertClose(eagerCache.Keys(1), fusedCache.Keys(1), dtype, "keys in the cache");
+        Assert.True(eagerCache.Values(1).allclose(fusedCache.Values(1), 0, 0), "values in the cache differ");
+        Assert.Equal(0, fusedCache.Keys(0).count_nonzero().item<long>()); // the other layer is untouched
+        Assert.True(fusedCache.Keys(1).count_nonzero().item<long>() > 0);
+    }
+
+    [Theory]
+    [InlineData(ScalarType.BFloat16, 1)]
+    [InlineData(ScalarType.Float16, 49)]
+    public void SiluMul_matches_eager(ScalarType dtype, int tokens)
+    {
+        SkipUnlessFused();
+        using var scope = NewDisposeScope();
+        manual_seed(3);
+        Tensor gateUp = (2 * randn([tokens, 2 * s_config.HiddenDim], device: CUDA)).to(dtype);
+
+        Tensor eager = empty([tokens, s_config.HiddenDim], dtype, CUDA), fused = full_like(eager, double.NaN);
+        EagerKernels.Instance.SiluMul(gateUp, eager);
+        new FusedCudaKernels().SiluMul(gateUp, fused);
+
+        AssertClose(eager, fused, dtype, "SiLU·mul");
+    }
+
+    [Theory]
+    [InlineData(ScalarType.BFloat16, 1, 6144, 4096)]
+    [InlineData(ScalarType.Float16, 1, 4096, 14336)]
+    [InlineData(ScalarType.BFloat16, 3, 4096, 4096)] // above the GEMV's rows: cuBLAS, as eager
+    public void Linear_matches_eager(ScalarType dtype, int rows, int outFeatures, int inFeatures)
+    {
+        SkipUnlessFused();
+        using var scope = NewDisposeScope();
+        manual_seed(rows);
+        Tensor x = randn([rows, inFeatures], device: CUDA).to(dtype);
+        Tensor w = (randn([outFeatures, inFeatures], device: CUDA) / Math.Sqrt(inFeatures)).to(dtype);
+
+        AssertClose(EagerKernels.Instance.Linear(x, w), new FusedCudaKernels().Linear(x, w), dtype, $"linear {rows}x{inFeatures} -> {outFeatures}");
+    }
+
+    [Fact]
+    public void Tiny_llama_greedy_runs_agree_with_either_kernel_set()
+    {
+        SkipUnlessFused();
+        string dir = Path.Combine(TinyLlamaFixture.Root, "meta");
+        TinyLlamaReference reference = TinyLlamaFixture.Reference;
+        var requests = reference.Prompts.Select((p, i) => new GenerationRequest(p, reference.Generated[i].Length)).ToArray();
+        IReadOnlyList<GenerationResult> Run(ILayerKernels kernels)
+        {
+            using Llama3 model = Llama3.Load(dir, CUDA, ScalarType.BFloat16, maxPositions: 256, kernels: kernels);
+            Assert.Same(kernels, model.Kernels);
+            using var cache = new PagedKvCache(model.Config, new KvCacheOptions(64, 16, 256), CUDA, model.DType);
+            return new BatchGenerator(model, cache, new ReferenceAttention()).Generate(requests, new GenerationOptions(RecordLogits: true));
+        }
+
+        GreedyAgreement.Assert(Run(EagerKernels.Instance), Run(new FusedCudaKernels()), "eager", "fused", output);
+    }
+
+    [Fact]
+    public void Native_layer_loop_agrees_with_the_per_operation_path()
+    {
+        // With flash attention the fused kernels run every layer from native code (psk_forward_layers); behind a
+        // wrapper that is not a FlashAttentionBackend, the same kernels and the same flash calls go one by one.
+        SkipUnlessFused();
+        FlashAvailability.SkipUnlessAvailable();
+        string dir = Path.Combine(TinyLlamaFixture.Root, "meta");
+        TinyLlamaReference reference = TinyLlamaFixture.Reference;
+        var requests = reference.Prompts.Select((p, i) => new GenerationRequest(p, reference.Generated[i].Length)).ToArray();
+        using var flash = new PagedSim.Model.Attention.Flash.FlashAttentionBackend { NumSplits = 1 };
+        IReadOnlyList<GenerationResult> Run(IAttentionBackend attention, bool naive)
+        {
+            using Llama3 model = Llama3.Load(dir, CUDA, ScalarType.BFloat16, maxPositions: 512, kernels: new FusedCudaKernels());
+            using IKvCache cache = naive ? new NaiveKvCache(model.Config, requests.Length, 512, CUDA, model.DType)
+                : new PagedKvCache(model.Config, new KvCacheOptions(4 * requests.Length, 256, 512), CUDA, model.DType);
+            return new BatchGenerator(model, cache, attention).Generate(requests, new GenerationOptions(RecordLogits: true));
+        }
+
+        IReadOnlyList<GenerationResult> native = Run(flash, naive: false);
+        GreedyAgreement.Assert(Run(new OneByOne(flash), naive: false), native, "one by one", "native", output);
+        IReadOnlyList<GenerationResult> nativeNaive = Run(flash, naive: true);
+        for (int i = 0; i < requests.Length; i++) Assert.Equal(native[i].Tokens, nativeNaive[i].Tokens); // one kernel, two layouts
+    }
+
+    /// <summary>Hides the flash backend's type, so the model takes the operation-by-operation path.</summary>
+    private sealed class OneByOne(IAttentionBackend inner) : IAttentionBackend
+    {
+        public string Name => inner.Name;
+
+        public void Forward(AttentionInputs inputs, Tensor output) => inner.Forward(inputs, output);
+    }
+
+    [Fact]
+    public void Auto_picks_the_fused_kernels_on_cuda_in_bf16_only()
+    {
+        SkipUnlessFused();
+        Assert.IsType<FusedCudaKernels>(LayerKernels.Select("auto", CUDA, ScalarType.BFloat16));
+        Assert.IsType<EagerKernels>(LayerKernels.Select("auto", CUDA, ScalarType.Float32));
+        Assert.Contains("float32", Assert.Throws<ArgumentException>(() => LayerKernels.Select("fused", CUDA, ScalarType.Float32)).Message,
+            StringComparison.OrdinalIgnoreCase);
+    }
+
+    private void AssertClose(Tensor expected, Tensor actual, ScalarType dtype, string what)
+    {
+        // Two roundings of the element type apart at most (float32 sums may be ordered differently).
+        double eps = dtype == ScalarType.BFloat16 ? 1.0 / 64 : 1.0 / 512;
+        using var scope = NewDisposeScope();
+        Tensor e = expected.to(ScalarType.Float32), a = actual.to(ScalarType.Float32);
+        Tensor excess = (a - e).abs() - (eps * e.abs() + eps * 1e-2);
+        double worst = (a - e).abs().max().item<float>();
+        output.WriteLine($"{what} ({dtype}): max |fused - eager| {worst:G3}");
+        Assert.True(excess.max().item<float>() <= 0, $"{what}: fused and eager differ by up to {worst:G3}");
+    }
+
+    private static void SkipUnlessFused()
+    {
+        CudaDevice.SkipUnlessAvailable();
+        string? missing = FusedCudaKernels.UnavailableReason;
+        Assert.SkipWhen(missing is not null, $"No fused kernels: {missing}");
+    }
+}
