@@ -7,4 +7,5 @@ root.Subcommands.Add(SimulateCommand.Create());
 root.Subcommands.Add(TraceCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(ServeTraceCommand.Create());
+root.Subcommands.Add(BenchStepCommand.Create());
 return Cli.Invoke(root, args);

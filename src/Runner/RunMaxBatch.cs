@@ -10,8 +10,9 @@ namespace PagedSim.Runner;
 
 /// <summary>
 /// <c>--find-max-batch</c>: the largest N whose run really starts and keeps going on this device. Each trial allocates
-/// the cache the full run needs (naive: 8192 tokens per request; paged: every request's blocks to its recorded answer
-/// length, nothing else is reserved) and runs the prefill and a few decode steps; starting from the simulator's
+/// the cache the full run needs (naive: 8192 tokens per request; paged: the blocks the full run holds at its peak, the
+/// simulator's count, which measured runs match block for block) and runs the prefill and a few decode steps; the
+/// trial thus checks that weights, that cache and the real activations fit together. Starting from the simulator's
 /// prediction it steps up or down by doubling, then bisects.
 /// </summary>
 internal static class RunMaxBatch
@@ -29,7 +30,7 @@ internal static class RunMaxBatch
         RunSession session;
         try
         {
-            session = RunSession.Open(device, syntheticShape, s.Seed, checkpoint, s.Attention, s.BlockSize, s.Naive);
+            session = RunSession.Open(device, syntheticShape, s.Seed, checkpoint, s.Attention, s.BlockSize, s.Naive, s.Kernels);
         }
         catch (Exception e) when (RunOutOfMemory.Is(e))
         {
@@ -45,13 +46,17 @@ internal static class RunMaxBatch
                 if (cache.TryGetValue(n, out bool known)) return known;
                 RunRequests requests = RunRequests.Load(shareGpt, tokenizer, n);
                 int[] full = requests.MaxNewTokens(synthetic: true, s.MaxNewTokens); // the pool holds the recorded answers
-                int pool = RunSession.PoolBlocks(requests.Prompts, full, s.BlockSize, cap: null);
                 int[] shortNew = [.. full.Select(m => Math.Min(m, TrialTokens))];
+                // Paged: the blocks the full run holds at its peak (the simulator's count, which measured runs match
+                // block for block), at least what the trial itself writes.
+                int trialBlocks = RunSession.PoolBlocks(requests.Prompts, shortNew, s.BlockSize, cap: null);
+                int pool = Math.Max(trialBlocks, RunPrediction.PeakBlocks(memory, s.BlockSize, requests.Planned(full, synthetic: true))
+                    ?? RunSession.PoolBlocks(requests.Prompts, full, s.BlockSize, cap: null));
                 string result;
                 bool ok;
                 try
                 {
-                    RunOutcome o = session.Generate(requests.Prompts, shortNew, null, s.Naive, s.BlockSize, pool, progress: null);
+                    RunOutcome o = session.Generate(requests.Prompts, shortNew, null, s.Naive, s.BlockSize, null, progress: null, poolBlocks: pool);
                     ok = true;
                     result = $"runs ({(o.PeakDeviceBytes is long p ? $"peak {ByteSize.Gb(p)} on the device" : "CPU")})";
                 }
@@ -64,7 +69,7 @@ internal static class RunMaxBatch
                 return cache[n] = ok;
             }
 
-            console.WriteLine($"Largest batch that runs ({s.Cache}; each trial allocates the cache the full run needs, then {TrialTokens} tokens per request):");
+            console.WriteLine($"Largest batch that runs ({s.Cache}; each trial allocates the cache the full run needs at its peak, then {TrialTokens} tokens per request):");
             int start = Math.Clamp(predicted.MaxBatch, 1, Limit);
             int lo, hi; // lo runs (0: none yet), hi does not (Limit + 1: none found)
             if (Runs(start))

@@ -19,6 +19,13 @@ internal sealed record RunPrediction(MemoryModel Memory, int BlockSize, string T
 
     public RunResult For(bool naive) => naive ? Naive : Paged;
 
+    /// <summary>Blocks the paged simulation of <paramref name="planned"/> (a static batch) holds at its peak, or null when it does not fit.</summary>
+    public static int? PeakBlocks(MemoryModel memory, int blockSize, IReadOnlyList<TraceRequest> planned)
+    {
+        RunResult r = Simulator.RunPaged(new SimulationConfig(memory, blockSize), planned);
+        return r.Fits ? (int)Math.Round(r.Peak.ReservedBytes / memory.Layout.BytesPerBlock(blockSize)) : null;
+    }
+
     public MaxBatchResult MaxFor(bool naive) => naive ? NaiveMax : PagedMax;
 
     /// <summary>Weights + overhead + peak KV reserved, or null when the simulator says it does not fit.</summary>

@@ -36,7 +36,7 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
         var bySequence = new Dictionary<int, RequestState>();
         try
         {
-            if (options.Prefill == PrefillMode.Whole) PrefillWhole(states, bySequence, sampling);
+            if (options.Prefill == PrefillMode.Whole) PrefillWhole(states, bySequence, sampling, options.MaxPrefillTokens);
             else PrefillTokenByToken(states, bySequence, sampling);
             DecodeUntilDone(bySequence, sampling);
         }
@@ -47,12 +47,12 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
         return states.Select(s => new GenerationResult(s.Output, s.Reason, s.StopToken, s.Logits)).ToArray();
     }
 
-    private void PrefillWhole(RequestState[] states, Dictionary<int, RequestState> bySequence, SamplingOptions sampling)
+    private void PrefillWhole(RequestState[] states, Dictionary<int, RequestState> bySequence, SamplingOptions sampling, int maxTokens)
     {
-        // Prompts of equal length share one pass (their queries have one length); each prompt is one pass.
+        // Prompts of equal length share a pass (their queries have one length), up to maxTokens tokens per pass.
         foreach (var group in states.GroupBy(s => s.Request.Prompt.Count))
+        foreach (RequestState[] batch in group.Chunk(Math.Max(1, maxTokens / group.Key)))
         {
-            RequestState[] batch = group.ToArray();
             foreach (RequestState s in batch)
             {
                 s.Sequence = cache.Add(s.Request.Prompt.Count);

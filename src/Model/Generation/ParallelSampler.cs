@@ -76,8 +76,9 @@ public sealed class ParallelSampler(Llama3 model, PagedKvCache cache, IAttention
             if (running.Count > 0)
             {
                 float[] logits = Forward(running, groups, 1, (g, j) => [states[g][j].Next]);
-                for (int i = 0; i < running.Count; i++)
-                    states[running[i].Group][running[i].Index].Draw(logits.AsSpan(i * model.Config.VocabSize, model.Config.VocabSize), sampling);
+                // Every sample draws from its own stream, so the draws may run in parallel (each scans the vocabulary).
+                Parallel.For(0, running.Count, i =>
+                    states[running[i].Group][running[i].Index].Draw(logits.AsSpan(i * model.Config.VocabSize, model.Config.VocabSize), sampling));
             }
             running.Clear();
             foreach ((int g, int j) in stepped)

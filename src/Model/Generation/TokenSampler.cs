@@ -1,28 +1,68 @@
+using System.Buffers;
+
 namespace PagedSim.Model.Generation;
 
 /// <summary>Temperature and top-p sampling on the host, from one request's logits.</summary>
 internal static class TokenSampler
 {
+    // Bisection steps for the nucleus threshold: probabilities are relative to the largest (1), so 40 halvings
+    // separate any two that differ by more than 1e-12.
+    private const int ThresholdSteps = 40;
+
+    /// <summary>
+    /// Draws a token: softmax at the temperature, restricted to the nucleus (the most probable tokens whose mass
+    /// reaches top-p), renormalised. The nucleus is found by bisecting a probability threshold (linear passes over
+    /// the vocabulary, no sort: 128k-entry vocabularies are drawn from for every sample of every step), and the draw
+    /// walks the nucleus in token order. Deterministic for a given <paramref name="random"/> state.
+    /// </summary>
     public static int Sample(ReadOnlySpan<float> logits, SamplingOptions options, Random random)
     {
         int n = logits.Length;
-        var probs = new double[n];
-        double max = double.NegativeInfinity;
-        foreach (float l in logits) max = Math.Max(max, l);
-        double sum = 0;
-        for (int i = 0; i < n; i++) sum += probs[i] = Math.Exp((logits[i] - max) / options.Temperature);
-        int[] order = Enumerable.Range(0, n).ToArray();
-        Array.Sort(order, (a, b) => probs[b].CompareTo(probs[a]) is int c && c != 0 ? c : a.CompareTo(b));
-        // Smallest prefix of the sorted tokens whose probability reaches top-p.
-        int keep = 0;
-        double kept = 0;
-        while (keep < n && (keep == 0 || kept < options.TopP * sum)) kept += probs[order[keep++]];
-        double r = random.NextDouble() * kept;
-        for (int i = 0; i < keep; i++)
+        double[] rented = ArrayPool<double>.Shared.Rent(n);
+        try
         {
-            r -= probs[order[i]];
-            if (r < 0) return order[i];
+            Span<double> probs = rented.AsSpan(0, n);
+            double max = double.NegativeInfinity;
+            foreach (float l in logits) max = Math.Max(max, l);
+            double sum = 0;
+            for (int i = 0; i < n; i++) sum += probs[i] = Math.Exp((logits[i] - max) / options.Temperature);
+
+            // The largest threshold whose tokens (probability at least the threshold) still hold top-p of the mass.
+            double threshold = 0, kept = sum;
+            if (options.TopP < 1)
+            {
+                double target = options.TopP * sum, low = 0, high = 1.0 + 1e-9; // the largest probability is exactly 1
+                for (int step = 0; step < ThresholdSteps; step++)
+                {
+                    double mid = 0.5 * (low + high), mass = MassAtLeast(probs, mid);
+                    if (mass >= target) (low, kept) = (mid, mass);
+                    else high = mid;
+                }
+                threshold = low;
+                kept = MassAtLeast(probs, threshold);
+            }
+            double r = random.NextDouble() * kept;
+            int last = 0;
+            for (int i = 0; i < n; i++)
+            {
+                if (probs[i] < threshold) continue;
+                last = i;
+                r -= probs[i];
+                if (r < 0) return i;
+            }
+            return last; // rounding left r at or just above zero
         }
-        return order[keep - 1];
+        finally
+        {
+            ArrayPool<double>.Shared.Return(rented);
+        }
+    }
+
+    private static double MassAtLeast(ReadOnlySpan<double> probs, double threshold)
+    {
+        double mass = 0;
+        foreach (double p in probs)
+            if (p >= threshold) mass += p;
+        return mass;
     }
 }

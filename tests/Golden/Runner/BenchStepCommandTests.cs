@@ -1,0 +1,52 @@
+using System.Text.Json;
+using PagedSim.Runner;
+
+namespace PagedSim.Golden.Tests.Runner;
+
+/// <summary><c>bench-step</c> on the CPU (tiny synthetic weights): a row per batch size, its JSON, and bad arguments.</summary>
+public sealed class BenchStepCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("pagedsim-bench-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Reports_each_batch_size_in_text_and_json()
+    {
+        string json = Path.Combine(_dir, "bench.json");
+        var console = new StringWriter();
+
+        int rc = BenchStepCommand.Run("1,3", 20, 2, "cpu", null, "auto", "auto", 3.35, json, console);
+
+        Assert.Equal(0, rc);
+        string text = console.ToString();
+        Assert.Contains("synthetic tiny weights", text);
+        Assert.Contains("| 1 | 20 |", text);
+        Assert.Contains("| 3 | 20 |", text);
+        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(json));
+        Assert.Equal("pagedsim-bench-step/1", doc.RootElement.GetProperty("format").GetString());
+        JsonElement[] rows = [.. doc.RootElement.GetProperty("results").EnumerateArray()];
+        Assert.Equal([1, 3], rows.Select(r => r.GetProperty("batch").GetInt32()));
+        foreach (JsonElement r in rows)
+        {
+            Assert.True(r.GetProperty("syncMsPerStep").GetDouble() > 0);
+            Assert.True(r.GetProperty("backToBackMsPerStep").GetDouble() > 0);
+        }
+        // More sequences read more KV bytes; the weights are the same.
+        Assert.True(rows[1].GetProperty("bytesRead").GetInt64() > rows[0].GetProperty("bytesRead").GetInt64());
+    }
+
+    [Theory]
+    [InlineData("0", 8, "--batch")]
+    [InlineData("1,x", 8, "--batch")]
+    [InlineData("1", 0, "--context")]
+    public void Bad_arguments_get_one_line_naming_the_option(string batches, int context, string option)
+    {
+        string json = Path.Combine(_dir, "never.json");
+        UserError e = Assert.Throws<UserError>(() => BenchStepCommand.Run(batches, context, 2, "cpu", null, "auto", "auto", 3.35, json, TextWriter.Null));
+
+        Assert.StartsWith(option, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.False(File.Exists(json));
+    }
+}
