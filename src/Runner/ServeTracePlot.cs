@@ -1,4 +1,5 @@
 using PagedSim.Allocator.Simulation;
+using PagedSim.Runner.Output;
 using ScottPlot;
 
 namespace PagedSim.Runner;
@@ -45,6 +46,7 @@ internal static class ServeTracePlot
         plot.Axes.SetLimitsY(0, Math.Max(1, t.Max(p => Math.Max(p.Running, p.Waiting))) * 1.4, plot.Axes.Left);
         plot.Axes.SetLimitsY(0, r.Setup.PoolBlocks * 1.4, plot.Axes.Right);
         plot.ShowLegend(Alignment.UpperRight);
+        PlotFont.Apply(plot);
         AtomicFile.Write(path, tmp => plot.SavePng(tmp, 1000, 600));
     }
 
@@ -69,6 +71,7 @@ internal static class ServeTracePlot
         plot.YLabel("blocks in use");
         plot.Axes.SetLimitsY(0, Math.Max(1, r.Independent.PeakBlocks) * 1.1);
         plot.ShowLegend(Alignment.UpperRight);
+        PlotFont.Apply(plot);
         AtomicFile.Write(path, tmp => plot.SavePng(tmp, 1000, 600));
     }
 }

@@ -30,6 +30,7 @@ internal static class ReportPlot
         plot.YLabel("KV memory (GB)");
         plot.Axes.SetLimitsY(0, Math.Max(kvBudget, (long)Math.Max(report.Naive.Peak.ReservedBytes, report.Paged.Peak.ReservedBytes)) / 1e9 * 1.1);
         plot.ShowLegend(Alignment.UpperRight);
+        PlotFont.Apply(plot);
         AtomicFile.Write(path, tmp => plot.SavePng(tmp, 1000, 600));
     }
 
