@@ -8,8 +8,9 @@ namespace PagedSim.Model.Kernels;
 /// <summary>
 /// The layer operations as one native launch each (native/src/pagedsim_kernels.cu, in the same library as the
 /// flash-attn backend), on the legacy default CUDA stream where TorchSharp queues its own work. Tensors must be
-/// contiguous CUDA tensors of one dtype, bf16 or fp16; positions and slots int64 on the same device. Sizes come from
-/// the model's shape, not from the tensors: every TorchSharp query is a native call, and this is the hot path.
+/// contiguous CUDA tensors of one dtype, bf16 or fp16; positions and slots int64 on the same device. Each operation
+/// checks its tensors' device, dtype, contiguity and sizes (a wrong size would be read or written out of bounds);
+/// the native layer loop, the hot path, checks once per pass.
 /// </summary>
 public sealed class FusedCudaKernels : ILayerKernels, IDisposable
 {
@@ -40,24 +41,39 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
         long rows = input.shape[0];
         if (rows > GemvMaxRows) return TorchSharp.torch.nn.functional.linear(input, weight);
         long outFeatures = weight.shape[0], inFeatures = weight.shape[1];
+        int dtype = DType(input);
+        Expect(input, "input", rows * inFeatures, dtype);
+        Expect(weight, "weight", outFeatures * inFeatures, dtype);
         Tensor output = empty([rows, outFeatures], input.dtype, input.device);
-        _native.Gemv(DType(input), TensorPointer.Of(input), TensorPointer.Of(weight), TensorPointer.Of(output), (int)rows, (int)outFeatures, (int)inFeatures);
+        _native.Gemv(dtype, TensorPointer.Of(input), TensorPointer.Of(weight), TensorPointer.Of(output), (int)rows, (int)outFeatures, (int)inFeatures);
         return output;
     }
 
     /// <inheritdoc/>
     public void AddRmsNorm(Tensor residual, Tensor? delta, Tensor weight, double eps, Tensor output)
     {
-        long dim = weight.shape[0];
-        _native.AddRmsNorm(DType(residual), TensorPointer.Of(residual), delta is null ? 0 : TensorPointer.Of(delta), TensorPointer.Of(weight),
+        long dim = weight.shape[0], numel = residual.numel();
+        int dtype = DType(residual);
+        Expect(weight, "weight", dim, dtype);
+        Expect(residual, "residual", numel - numel % dim, dtype);
+        if (delta is not null) Expect(delta, "delta", numel, dtype);
+        Expect(output, "output", numel, dtype);
+        _native.AddRmsNorm(dtype, TensorPointer.Of(residual), delta is null ? 0 : TensorPointer.Of(delta), TensorPointer.Of(weight),
             TensorPointer.Of(output), residual.numel() / dim, (int)dim, (float)eps);
     }
 
     /// <inheritdoc/>
     public void RopeAndCacheWrite(Tensor qkv, RotaryEmbedding rope, KvStep step, IKvCache cache, int layer, Llama3Config config, Tensor query)
     {
-        long rowLength = (config.Heads + 2L * config.KvHeads) * config.HeadDim;
-        _native.RopeKvWrite(DType(qkv), TensorPointer.Of(qkv), rowLength, TensorPointer.Of(step.Positions), TensorPointer.Of(step.Slots),
+        long rowLength = (config.Heads + 2L * config.KvHeads) * config.HeadDim, tokens = (long)step.BatchSize * step.QueryLength;
+        int dtype = DType(qkv);
+        Expect(qkv, "qkv", tokens * rowLength, dtype);
+        Expect(query, "query", tokens * config.Heads * config.HeadDim, dtype);
+        Expect(cache.Keys(layer), "key cache", cache.Keys(layer).numel(), dtype);
+        Expect(cache.Values(layer), "value cache", cache.Keys(layer).numel(), dtype);
+        if (step.Positions.dtype != ScalarType.Int64 || step.Slots.dtype != ScalarType.Int64 || step.Positions.numel() != tokens || step.Slots.numel() != tokens)
+            throw new ArgumentException($"The step's positions and slots must be int64 [{tokens}].", nameof(step));
+        _native.RopeKvWrite(dtype, TensorPointer.Of(qkv), rowLength, TensorPointer.Of(step.Positions), TensorPointer.Of(step.Slots),
             TensorPointer.Of(rope.Table), (long)step.BatchSize * step.QueryLength, config.Heads, config.KvHeads, config.HeadDim,
             TensorPointer.Of(query), TensorPointer.Of(cache.Keys(layer)), TensorPointer.Of(cache.Values(layer)));
     }
@@ -66,7 +82,10 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
     public void SiluMul(Tensor gateUp, Tensor output)
     {
         long numel = output.numel(), hidden = output.shape[^1];
-        _native.SiluMul(DType(gateUp), TensorPointer.Of(gateUp), TensorPointer.Of(output), numel / hidden, (int)hidden);
+        int dtype = DType(gateUp);
+        Expect(gateUp, "gate_up", 2 * numel, dtype);
+        Expect(output, "output", numel, dtype);
+        _native.SiluMul(dtype, TensorPointer.Of(gateUp), TensorPointer.Of(output), numel / hidden, (int)hidden);
     }
 
     /// <summary>
@@ -177,6 +196,13 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
         _buffers?.Dispose();
         _buffers = null;
         _layers = null;
+    }
+
+    // The kernels trust their sizes: check what a caller could get wrong (the native layer loop does not come here).
+    private static void Expect(Tensor t, string name, long elements, int dtype)
+    {
+        if (t.device_type != TorchSharp.DeviceType.CUDA || DType(t) != dtype || !t.is_contiguous() || t.numel() != elements)
+            throw new ArgumentException($"The {name} must be a contiguous CUDA tensor of {elements} {(dtype == 1 ? "bf16" : "fp16")} elements; it is {t.dtype} [{string.Join(", ", t.shape)}] on {t.device}{(t.is_contiguous() ? "" : ", not contiguous")}.");
     }
 
     private static int DType(Tensor t) => t.dtype switch
