@@ -96,6 +96,8 @@ public sealed class RunCommandTests : IDisposable
         Assert.Equal(160, paged.RootElement.GetProperty("generatedTokens").GetInt32());
         Assert.Equal(39, paged.RootElement.GetProperty("decodeSteps").GetInt32()); // the prefill produces the first token
 
+        Assert.Contains("layer kernels: eager TorchSharp operations (fused unavailable: they run on CUDA only)", pagedOut);
+        Assert.Equal("auto", paged.RootElement.GetProperty("kernels").GetString());
         Assert.Contains("Fragmented Memory: 0.00 GB (0.00%)", pagedOut);
         Assert.Contains("KV cache (paged): peak 0.00 GB reserved, 4/4 blocks of 256 used at peak", pagedOut);
         Assert.Contains("Generated 160 tokens for 4 request(s)", pagedOut);
@@ -111,6 +113,8 @@ public sealed class RunCommandTests : IDisposable
     [InlineData("--synthetic-shape", "7", "--synthetic-shape", "tiny")]
     [InlineData("--device", "7", "--device", "tpu")]
     [InlineData("--attention", "7", "--attention", "magic")]
+    [InlineData("--kernels", "7", "--kernels", "magic")]
+    [InlineData("--kernels fused", "7", "--synthetic", "--synthetic-shape", "tiny", "--device", "cpu", "--kernels", "fused")]
     [InlineData("--sharegpt", "7", "--sharegpt", "/nonexistent/sharegpt.json")]
     [InlineData("--json", "7", "--json", "/nonexistent/dir/run.json")]
     [InlineData("--model", "7", "--model", "/nonexistent/llama")]
