@@ -106,7 +106,7 @@ public sealed class Llama3 : IDisposable
         Llama3Config c = Config;
         ILayerKernels k = Kernels;
         long batch = step.BatchSize, len = step.QueryLength, n = batch * len;
-        // Buffers every layer reuses: the attention backend sees the same query and output tensors in every layer.
+        // Buffers every layer reuses.
         Tensor q = empty([batch, len, c.Heads, c.HeadDim], DType, Device), attn = empty_like(q), attnFlat = attn.view(n, c.Heads * c.HeadDim);
         Tensor act = empty([n, c.HiddenDim], DType, Device);
         Tensor? delta = null;

@@ -39,12 +39,11 @@ internal static class TokenSampler
                 double target = options.TopP * sum, low = 0, high = 1.0 + 1e-9; // the largest probability is 1
                 for (int step = 0; step < ThresholdSteps; step++)
                 {
-                    double mid = 0.5 * (low + high), mass = MassAtLeast(probs, mid);
+                    double mid = 0.5 * (low + high), mass = Sum(probs, mid);
                     if (mass >= target) (low, kept) = (mid, mass);
                     else high = mid;
                 }
-                threshold = low;
-                kept = MassAtLeast(probs, threshold);
+                threshold = low; // kept is the mass at low: set with it, or the whole sum while low is 0
             }
             double r = random.NextDouble() * kept;
             int last = 0;
@@ -63,9 +62,7 @@ internal static class TokenSampler
         }
     }
 
-    /// <summary>Sum of the entries at least <paramref name="threshold"/> (vectorised: this runs 40 times per draw).</summary>
-    private static double MassAtLeast(ReadOnlySpan<double> probs, double threshold) => Sum(probs, threshold);
-
+    /// <summary>Sum of the entries at least <paramref name="atLeast"/>, vectorised (it runs 40 times per draw).</summary>
     private static double Sum(ReadOnlySpan<double> values, double atLeast)
     {
         ReadOnlySpan<Vector<double>> vectors = MemoryMarshal.Cast<double, Vector<double>>(values);
