@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever an entry point changes. */
-#define PSK_ABI_VERSION 3
+#define PSK_ABI_VERSION 4
 
 typedef enum psk_status {
     PSK_OK = 0,
@@ -139,6 +139,42 @@ typedef struct psk_forward_args {
 PSK_API int32_t psk_forward_args_size(void);
 
 PSK_API int32_t psk_forward_layers(const psk_forward_args* args);
+
+/*
+ * A forward pass of one shape captured as a CUDA graph: the ~450 launches of psk_forward_layers replayed by one
+ * cudaGraphLaunch, without the CPU time or the gaps between kernels that queuing them costs.
+ *
+ * psk_graph_capture records what psk_forward_layers(args) would queue (nothing runs). The graph keeps every pointer
+ * of args and every size: weights, caches, scratch, workspace, and the pass's inputs, which must therefore live in
+ * buffers of the caller's that outlive the graph: args->residual, positions, slots, attention.seqlens_k and
+ * attention.block_table (block table rows of attention.block_table_stride entries). The flash call runs as planned at
+ * capture (its capacity and split count), so every length a later launch gives must be within that capacity; the
+ * host copies of lengths and block ids are not read again. args->stream is ignored (capture uses a stream of its own).
+ * The caller should run the same pass once without a graph first (CUDA loads kernels lazily).
+ *
+ * psk_graph_launch copies a step's inputs into those buffers, then launches the graph, all on `stream` (null = the
+ * legacy default stream): the embeddings [tokens, dim] (skipped when residual is the captured buffer), positions and
+ * slots [tokens], sequence lengths [batch], and a block table [batch, block_table_columns] (row stride = its
+ * columns, at most the captured stride; skipped when the capture had none). The result is in args->normed.
+ */
+typedef struct psk_graph psk_graph;
+
+PSK_API int32_t psk_graph_capture(const psk_forward_args* args, psk_graph** graph);
+
+PSK_API int32_t psk_graph_launch(const psk_graph* graph, const void* residual, const int64_t* positions, const int64_t* slots,
+                                 const int32_t* seqlens, const int32_t* block_table, int32_t block_table_columns, void* stream);
+
+/* Frees the graph (null is ignored). Launches already queued still run. */
+PSK_API void psk_graph_destroy(psk_graph* graph);
+
+/*
+ * CUDA events, for a host that waits for one point of a stream (a pass's ids copied to pinned memory) without
+ * waiting for the work queued after it (the next pass). Created without timing.
+ */
+PSK_API int32_t psk_event_create(void** event);
+PSK_API int32_t psk_event_record(void* event, void* stream);
+PSK_API int32_t psk_event_synchronize(void* event);
+PSK_API void psk_event_destroy(void* event);
 
 #ifdef __cplusplus
 }

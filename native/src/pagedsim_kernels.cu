@@ -13,6 +13,7 @@
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
+#include <new>
 
 namespace {
 
@@ -26,9 +27,50 @@ int32_t fail(psk_status status, const char* format, ...) {
     return status;
 }
 
-int32_t launched(const char* kernel) {
-    cudaError_t e = cudaGetLastError();
+int32_t launched(const char* kernel, cudaError_t e) {
+    if (e == cudaSuccess) { e = cudaGetLastError(); }
     return e == cudaSuccess ? PSK_OK : fail(PSK_ERR_CUDA, "%s: %s", kernel, cudaGetErrorString(e));
+}
+
+// Programmatic dependent launch (compute capability 9.0 and newer): each kernel here lets the next one in the stream
+// start at once, and that one loads what does not depend on its predecessor (weights) before waiting for it to finish.
+// The gap between two short kernels, and a matmul's first loads, then overlap the previous kernel's tail. Every kernel
+// waits before it reads or writes activations, so each one's completion still implies its predecessor's.
+__device__ __forceinline__ void allow_next_launch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void wait_for_previous() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+bool programmatic_launch(int device) {
+    static int major[64] = {};  // 0 = not queried yet; a benign race (same value written)
+    if (device < 0 || device >= 64) { return false; }
+    if (major[device] == 0 && cudaDeviceGetAttribute(&major[device], cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) { return false; }
+    return major[device] >= 9;
+}
+
+// kernel<<<grid, block, 0, s>>>(args...), allowed to start before the previous kernel in s ends where the GPU can.
+template <typename... Params, typename... Args>
+cudaError_t launch(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t s, Args... args) {
+    cudaLaunchConfig_t config = {};
+    config.gridDim = grid;
+    config.blockDim = block;
+    config.stream = s;
+    cudaLaunchAttribute attribute[1];
+    attribute[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attribute[0].val.programmaticStreamSerializationAllowed = 1;
+    int device = 0;
+    if (cudaGetDevice(&device) == cudaSuccess && programmatic_launch(device)) {
+        config.attrs = attribute;
+        config.numAttrs = 1;
+    }
+    return cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...);
 }
 
 __device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
@@ -52,6 +94,8 @@ __device__ float block_sum(float value) {
 
 template <typename T>
 __global__ void add_rmsnorm_kernel(T* residual, const T* delta, const T* weight, T* out, int dim, float eps) {
+    allow_next_launch();
+    wait_for_previous();
     T* x = residual + size_t(blockIdx.x) * dim;
     T* o = out + size_t(blockIdx.x) * dim;
     const T* d = delta == nullptr ? nullptr : delta + size_t(blockIdx.x) * dim;
@@ -76,6 +120,8 @@ template <typename T>
 __global__ void rope_kv_write_kernel(const T* qkv, int64_t qkv_row_stride, const int64_t* positions,
                                      const int64_t* slots, const float2* rope, int heads, int kv_heads, int head_dim,
                                      T* q_out, T* k_cache, T* v_cache) {
+    allow_next_launch();
+    wait_for_previous();
     const int64_t t = blockIdx.x;
     const T* row = qkv + t * qkv_row_stride;
     const int half = head_dim / 2;
@@ -98,6 +144,8 @@ __global__ void rope_kv_write_kernel(const T* qkv, int64_t qkv_row_stride, const
 
 template <typename T>
 __global__ void silu_mul_kernel(const T* gate_up, T* out, int64_t rows, int hidden) {
+    allow_next_launch();
+    wait_for_previous();
     const int64_t total = rows * hidden;
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
         int64_t r = i / hidden, j = i % hidden;
@@ -111,24 +159,39 @@ __global__ void silu_mul_kernel(const T* gate_up, T* out, int64_t rows, int hidd
 // y[m, n] = sum_k x[m, k] * w[n, k] for a few rows m (decode): one warp per output column n streams row n of w
 // once in 16-byte loads and keeps every x row's partial sum, so the weights are read once at full bandwidth.
 template <typename T, int M>
-__global__ void gemv_kernel(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ y, int n_out, int k_in) {
+__global__ void gemv_kernel(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ y, int n_out, int k_in, bool early_weights) {
+    allow_next_launch();
+    if (!early_weights) { wait_for_previous(); }  // the previous kernel may have written w
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int n = blockIdx.x * (blockDim.x / 32) + warp;
-    if (n >= n_out) { return; }
-    const uint4* wrow = reinterpret_cast<const uint4*>(w + size_t(n) * k_in);
+    const bool active = n < n_out;
+    const uint4* wrow = reinterpret_cast<const uint4*>(w + size_t(active ? n : 0) * k_in);
     const int vectors = k_in / 8;  // 8 elements per 16 bytes
+    constexpr int kUnroll = 4, kStep = 32 * kUnroll;
+    // With early_weights the caller knows the previous kernel did not write w (the layer loop): the first loads go out
+    // before waiting for it. Each iteration loads the next one's weights before computing its own.
+    uint4 wv[kUnroll];
+    int v = lane;
+    if (active && v + 32 * (kUnroll - 1) < vectors) {
+#pragma unroll
+        for (int u = 0; u < kUnroll; u++) { wv[u] = __ldg(wrow + v + 32 * u); }
+    }
+    if (early_weights) { wait_for_previous(); }
+    if (!active) { return; }
     float acc[M];
 #pragma unroll
     for (int m = 0; m < M; m++) { acc[m] = 0.f; }
-    constexpr int kUnroll = 4;
-    int v = lane;
-    for (; v + 32 * (kUnroll - 1) < vectors; v += 32 * kUnroll) {
-        uint4 wv[kUnroll];
+    for (; v + 32 * (kUnroll - 1) < vectors; v += kStep) {
+        uint4 current[kUnroll];
 #pragma unroll
-        for (int u = 0; u < kUnroll; u++) { wv[u] = __ldg(wrow + v + 32 * u); }
+        for (int u = 0; u < kUnroll; u++) { current[u] = wv[u]; }
+        if (v + kStep + 32 * (kUnroll - 1) < vectors) {
+#pragma unroll
+            for (int u = 0; u < kUnroll; u++) { wv[u] = __ldg(wrow + v + kStep + 32 * u); }
+        }
 #pragma unroll
         for (int u = 0; u < kUnroll; u++) {
-            const T* we = reinterpret_cast<const T*>(&wv[u]);
+            const T* we = reinterpret_cast<const T*>(&current[u]);
 #pragma unroll
             for (int m = 0; m < M; m++) {
                 uint4 xv = __ldg(reinterpret_cast<const uint4*>(x + size_t(m) * k_in) + v + 32 * u);
@@ -139,8 +202,8 @@ __global__ void gemv_kernel(const T* __restrict__ x, const T* __restrict__ w, T*
         }
     }
     for (; v < vectors; v += 32) {
-        uint4 wv = __ldg(wrow + v);
-        const T* we = reinterpret_cast<const T*>(&wv);
+        uint4 wt = __ldg(wrow + v);
+        const T* we = reinterpret_cast<const T*>(&wt);
 #pragma unroll
         for (int m = 0; m < M; m++) {
             uint4 xv = __ldg(reinterpret_cast<const uint4*>(x + size_t(m) * k_in) + v);
@@ -158,18 +221,18 @@ __global__ void gemv_kernel(const T* __restrict__ x, const T* __restrict__ w, T*
 }
 
 template <typename T>
-void launch_gemv(const T* x, const T* w, T* y, int rows, int n_out, int k_in, cudaStream_t s) {
+cudaError_t launch_gemv(const T* x, const T* w, T* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s) {
     constexpr int kWarps = 8;
     dim3 grid{static_cast<unsigned>((n_out + kWarps - 1) / kWarps)}, block{32 * kWarps};
     switch (rows) {
-        case 1: gemv_kernel<T, 1><<<grid, block, 0, s>>>(x, w, y, n_out, k_in); break;
-        case 2: gemv_kernel<T, 2><<<grid, block, 0, s>>>(x, w, y, n_out, k_in); break;
-        case 3: gemv_kernel<T, 3><<<grid, block, 0, s>>>(x, w, y, n_out, k_in); break;
-        case 4: gemv_kernel<T, 4><<<grid, block, 0, s>>>(x, w, y, n_out, k_in); break;
-        case 5: gemv_kernel<T, 5><<<grid, block, 0, s>>>(x, w, y, n_out, k_in); break;
-        case 6: gemv_kernel<T, 6><<<grid, block, 0, s>>>(x, w, y, n_out, k_in); break;
-        case 7: gemv_kernel<T, 7><<<grid, block, 0, s>>>(x, w, y, n_out, k_in); break;
-        default: gemv_kernel<T, 8><<<grid, block, 0, s>>>(x, w, y, n_out, k_in); break;
+        case 1: return launch(gemv_kernel<T, 1>, grid, block, s, x, w, y, n_out, k_in, early_weights);
+        case 2: return launch(gemv_kernel<T, 2>, grid, block, s, x, w, y, n_out, k_in, early_weights);
+        case 3: return launch(gemv_kernel<T, 3>, grid, block, s, x, w, y, n_out, k_in, early_weights);
+        case 4: return launch(gemv_kernel<T, 4>, grid, block, s, x, w, y, n_out, k_in, early_weights);
+        case 5: return launch(gemv_kernel<T, 5>, grid, block, s, x, w, y, n_out, k_in, early_weights);
+        case 6: return launch(gemv_kernel<T, 6>, grid, block, s, x, w, y, n_out, k_in, early_weights);
+        case 7: return launch(gemv_kernel<T, 7>, grid, block, s, x, w, y, n_out, k_in, early_weights);
+        default: return launch(gemv_kernel<T, 8>, grid, block, s, x, w, y, n_out, k_in, early_weights);
     }
 }
 
@@ -177,6 +240,7 @@ void launch_gemv(const T* x, const T* w, T* y, int rows, int n_out, int k_in, cu
 // copy of cuBLAS in the process. Only the few entry points and enum values used here are declared.
 typedef int (*cublas_create_fn)(void**);
 typedef int (*cublas_set_stream_fn)(void*, cudaStream_t);
+typedef int (*cublas_set_workspace_fn)(void*, void*, size_t);
 typedef int (*cublas_gemm_ex_fn)(void*, int, int, int, int, int, const void*, const void*, cudaDataType, int, const void*,
                                  cudaDataType, int, const void*, void*, cudaDataType, int, int, int);
 constexpr int kCublasOpN = 0, kCublasOpT = 1, kCublasCompute32F = 68, kCublasGemmDefault = -1;
@@ -184,6 +248,7 @@ constexpr int kCublasOpN = 0, kCublasOpT = 1, kCublasCompute32F = 68, kCublasGem
 struct Cublas {
     cublas_create_fn create = nullptr;
     cublas_set_stream_fn set_stream = nullptr;
+    cublas_set_workspace_fn set_workspace = nullptr;  // optional (cuBLAS 11.0+)
     cublas_gemm_ex_fn gemm_ex = nullptr;
     const char* error = nullptr;
 };
@@ -200,6 +265,7 @@ const Cublas& cublas() {
         if (lib == nullptr) { c.error = "libcublas.so (13, 12 or 11) is neither loaded nor loadable"; return c; }
         c.create = reinterpret_cast<cublas_create_fn>(dlsym(lib, "cublasCreate_v2"));
         c.set_stream = reinterpret_cast<cublas_set_stream_fn>(dlsym(lib, "cublasSetStream_v2"));
+        c.set_workspace = reinterpret_cast<cublas_set_workspace_fn>(dlsym(lib, "cublasSetWorkspace_v2"));
         c.gemm_ex = reinterpret_cast<cublas_gemm_ex_fn>(dlsym(lib, "cublasGemmEx"));
         if (c.create == nullptr || c.set_stream == nullptr || c.gemm_ex == nullptr) { c.error = "libcublas lacks cublasCreate_v2, cublasSetStream_v2 or cublasGemmEx"; }
         return c;
@@ -207,9 +273,13 @@ const Cublas& cublas() {
     return loaded;
 }
 
+// This thread's cuBLAS handle for the current device, bound to stream s and to a workspace of our own: cuBLAS would
+// otherwise allocate a workspace inside every captured graph.
+int32_t cublas_handle(cudaStream_t s, void** handle);
+
 // y [rows, n_out] = x [rows, k_in] . w [n_out, k_in]^T, as torch.nn.functional.linear: column-major cuBLAS sees
-// y^T = w . x^T, i.e. op(A) = w^T of the [k_in, n_out] column-major view of w.
-int32_t linear(int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, cudaStream_t s);
+// y^T = w . x^T, i.e. op(A) = w^T of the [k_in, n_out] column-major view of w. One row runs psk_gemv (no handle).
+int32_t linear(void* handle, int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, cudaStream_t s);
 
 
 int block_threads(int64_t work) {
@@ -219,7 +289,35 @@ int block_threads(int64_t work) {
 
 bool valid_dtype(int32_t dtype) { return dtype == PSK_DTYPE_FP16 || dtype == PSK_DTYPE_BF16; }
 
+// psk_gemv, with early_weights as gemv_kernel takes it.
+int32_t gemv(int32_t dtype, const void* x, const void* w, void* y, int32_t rows, int32_t n_out, int32_t k_in, bool early_weights, cudaStream_t s) {
+    if (!valid_dtype(dtype)) { return fail(PSK_ERR_DTYPE, "dtype %d is not fp16 (0) or bf16 (1)", dtype); }
+    if (x == nullptr || w == nullptr || y == nullptr) { return fail(PSK_ERR_NULL_POINTER, "gemv: x, w or y is null"); }
+    if (rows < 1 || rows > PSK_GEMV_MAX_ROWS || n_out <= 0 || k_in <= 0 || k_in % 8 != 0 ||
+        (reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(w)) % 16 != 0) {
+        return fail(PSK_ERR_SHAPE, "gemv: rows %d (1..%d), n_out %d, k_in %d (a multiple of 8), x and w 16-byte aligned",
+                    rows, PSK_GEMV_MAX_ROWS, n_out, k_in);
+    }
+    cudaError_t e = dtype == PSK_DTYPE_BF16
+        ? launch_gemv(static_cast<const __nv_bfloat16*>(x), static_cast<const __nv_bfloat16*>(w), static_cast<__nv_bfloat16*>(y), rows, n_out, k_in, early_weights, s)
+        : launch_gemv(static_cast<const __half*>(x), static_cast<const __half*>(w), static_cast<__half*>(y), rows, n_out, k_in, early_weights, s);
+    return launched("gemv", e);
+}
+
 }  // namespace
+
+// A captured pass and the input buffers it reads.
+struct psk_graph {
+    cudaGraphExec_t exec;
+    void* residual;
+    int64_t* positions;
+    int64_t* slots;
+    int32_t* seqlens;
+    int32_t* block_table;
+    int64_t block_table_stride;
+    int32_t tokens, batch;
+    size_t residual_bytes;
+};
 
 extern "C" {
 
@@ -235,14 +333,15 @@ PSK_API int32_t psk_add_rmsnorm(int32_t dtype, void* residual, const void* delta
     if (rows <= 0 || dim <= 0 || rows > 0x7fffffff) { return fail(PSK_ERR_SHAPE, "add_rmsnorm: rows %lld, dim %d", (long long)rows, dim); }
     dim3 grid{static_cast<unsigned>(rows)}, block{static_cast<unsigned>(block_threads(dim / 4))};
     cudaStream_t s = static_cast<cudaStream_t>(stream);
+    cudaError_t e;
     if (dtype == PSK_DTYPE_BF16) {
-        add_rmsnorm_kernel<<<grid, block, 0, s>>>(static_cast<__nv_bfloat16*>(residual), static_cast<const __nv_bfloat16*>(delta),
-                                                  static_cast<const __nv_bfloat16*>(weight), static_cast<__nv_bfloat16*>(out), dim, eps);
+        e = launch(add_rmsnorm_kernel<__nv_bfloat16>, grid, block, s, static_cast<__nv_bfloat16*>(residual), static_cast<const __nv_bfloat16*>(delta),
+                   static_cast<const __nv_bfloat16*>(weight), static_cast<__nv_bfloat16*>(out), dim, eps);
     } else {
-        add_rmsnorm_kernel<<<grid, block, 0, s>>>(static_cast<__half*>(residual), static_cast<const __half*>(delta),
-                                                  static_cast<const __half*>(weight), static_cast<__half*>(out), dim, eps);
+        e = launch(add_rmsnorm_kernel<__half>, grid, block, s, static_cast<__half*>(residual), static_cast<const __half*>(delta),
+                   static_cast<const __half*>(weight), static_cast<__half*>(out), dim, eps);
     }
-    return launched("add_rmsnorm");
+    return launched("add_rmsnorm", e);
 }
 
 PSK_API int32_t psk_rope_kv_write(int32_t dtype, const void* qkv, int64_t qkv_row_stride, const int64_t* positions,
@@ -263,16 +362,16 @@ PSK_API int32_t psk_rope_kv_write(int32_t dtype, const void* qkv, int64_t qkv_ro
     dim3 grid{static_cast<unsigned>(tokens)}, block{static_cast<unsigned>(block_threads(int64_t(heads + kv_heads) * head_dim / 2))};
     cudaStream_t s = static_cast<cudaStream_t>(stream);
     const float2* table = reinterpret_cast<const float2*>(rope);
+    cudaError_t e;
     if (dtype == PSK_DTYPE_BF16) {
-        rope_kv_write_kernel<<<grid, block, 0, s>>>(static_cast<const __nv_bfloat16*>(qkv), qkv_row_stride, positions, slots, table,
-                                                    heads, kv_heads, head_dim, static_cast<__nv_bfloat16*>(q_out),
-                                                    static_cast<__nv_bfloat16*>(k_cache), static_cast<__nv_bfloat16*>(v_cache));
+        e = launch(rope_kv_write_kernel<__nv_bfloat16>, grid, block, s, static_cast<const __nv_bfloat16*>(qkv), qkv_row_stride, positions, slots,
+                   table, heads, kv_heads, head_dim, static_cast<__nv_bfloat16*>(q_out), static_cast<__nv_bfloat16*>(k_cache),
+                   static_cast<__nv_bfloat16*>(v_cache));
     } else {
-        rope_kv_write_kernel<<<grid, block, 0, s>>>(static_cast<const __half*>(qkv), qkv_row_stride, positions, slots, table,
-                                                    heads, kv_heads, head_dim, static_cast<__half*>(q_out),
-                                                    static_cast<__half*>(k_cache), static_cast<__half*>(v_cache));
+        e = launch(rope_kv_write_kernel<__half>, grid, block, s, static_cast<const __half*>(qkv), qkv_row_stride, positions, slots,
+                   table, heads, kv_heads, head_dim, static_cast<__half*>(q_out), static_cast<__half*>(k_cache), static_cast<__half*>(v_cache));
     }
-    return launched("rope_kv_write");
+    return launched("rope_kv_write", e);
 }
 
 PSK_API int32_t psk_silu_mul(int32_t dtype, const void* gate_up, void* out, int64_t rows, int32_t hidden, void* stream) {
@@ -284,30 +383,15 @@ PSK_API int32_t psk_silu_mul(int32_t dtype, const void* gate_up, void* out, int6
     int64_t blocks = (total + 255) / 256;
     dim3 grid{static_cast<unsigned>(blocks > 65535 * 8 ? 65535 * 8 : blocks)}, block{256};
     cudaStream_t s = static_cast<cudaStream_t>(stream);
-    if (dtype == PSK_DTYPE_BF16) {
-        silu_mul_kernel<<<grid, block, 0, s>>>(static_cast<const __nv_bfloat16*>(gate_up), static_cast<__nv_bfloat16*>(out), rows, hidden);
-    } else {
-        silu_mul_kernel<<<grid, block, 0, s>>>(static_cast<const __half*>(gate_up), static_cast<__half*>(out), rows, hidden);
-    }
-    return launched("silu_mul");
+    cudaError_t e = dtype == PSK_DTYPE_BF16
+        ? launch(silu_mul_kernel<__nv_bfloat16>, grid, block, s, static_cast<const __nv_bfloat16*>(gate_up), static_cast<__nv_bfloat16*>(out), rows, hidden)
+        : launch(silu_mul_kernel<__half>, grid, block, s, static_cast<const __half*>(gate_up), static_cast<__half*>(out), rows, hidden);
+    return launched("silu_mul", e);
 }
 
 PSK_API int32_t psk_gemv(int32_t dtype, const void* x, const void* w, void* y, int32_t rows, int32_t n_out, int32_t k_in, void* stream) {
     t_last_error[0] = '\0';
-    if (!valid_dtype(dtype)) { return fail(PSK_ERR_DTYPE, "dtype %d is not fp16 (0) or bf16 (1)", dtype); }
-    if (x == nullptr || w == nullptr || y == nullptr) { return fail(PSK_ERR_NULL_POINTER, "gemv: x, w or y is null"); }
-    if (rows < 1 || rows > PSK_GEMV_MAX_ROWS || n_out <= 0 || k_in <= 0 || k_in % 8 != 0 ||
-        (reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(w)) % 16 != 0) {
-        return fail(PSK_ERR_SHAPE, "gemv: rows %d (1..%d), n_out %d, k_in %d (a multiple of 8), x and w 16-byte aligned",
-                    rows, PSK_GEMV_MAX_ROWS, n_out, k_in);
-    }
-    cudaStream_t s = static_cast<cudaStream_t>(stream);
-    if (dtype == PSK_DTYPE_BF16) {
-        launch_gemv(static_cast<const __nv_bfloat16*>(x), static_cast<const __nv_bfloat16*>(w), static_cast<__nv_bfloat16*>(y), rows, n_out, k_in, s);
-    } else {
-        launch_gemv(static_cast<const __half*>(x), static_cast<const __half*>(w), static_cast<__half*>(y), rows, n_out, k_in, s);
-    }
-    return launched("gemv");
+    return gemv(dtype, x, w, y, rows, n_out, k_in, false, static_cast<cudaStream_t>(stream));
 }
 
 PSK_API int32_t psk_forward_args_size(void) { return int32_t(sizeof(psk_forward_args)); }
@@ -329,47 +413,175 @@ PSK_API int32_t psk_forward_layers(const psk_forward_args* a) {
     psf_fwd_args attention = a->attention;
     int32_t rc = PSK_OK;
 #define PSK_STEP(expr) do { rc = (expr); if (rc != PSK_OK) return rc; } while (0)
+    void* handle = nullptr;  // one row needs no cuBLAS
+    if (a->tokens > 1) { PSK_STEP(cublas_handle(s, &handle)); }
     for (int l = 0; l < a->layers; l++) {
         const psk_layer& w = a->layer[l];
         PSK_STEP(psk_add_rmsnorm(a->dtype, a->residual, l == 0 ? nullptr : a->delta, w.attention_norm, a->normed, a->tokens, a->dim, a->norm_eps, s));
-        PSK_STEP(linear(a->dtype, a->normed, w.wqkv, a->qkv, a->tokens, qkv_width, a->dim, s));
+        PSK_STEP(linear(handle, a->dtype, a->normed, w.wqkv, a->qkv, a->tokens, qkv_width, a->dim, s));
         PSK_STEP(psk_rope_kv_write(a->dtype, a->qkv, qkv_width, a->positions, a->slots, a->rope, a->tokens, a->heads, a->kv_heads,
                                    a->head_dim, a->q, w.k_cache, w.v_cache, s));
         attention.k = w.k_cache;
         attention.v = w.v_cache;
         int32_t st = a->paged ? psf_fwd_paged(&attention) : psf_fwd_contiguous(&attention);
         if (st != PSF_OK) { return fail(PSK_ERR_ATTENTION, "layer %d attention: %s", l, psf_last_error()); }
-        PSK_STEP(linear(a->dtype, a->attn, w.wo, a->delta, a->tokens, a->dim, q_width, s));
+        PSK_STEP(linear(handle, a->dtype, a->attn, w.wo, a->delta, a->tokens, a->dim, q_width, s));
         PSK_STEP(psk_add_rmsnorm(a->dtype, a->residual, a->delta, w.ffn_norm, a->normed, a->tokens, a->dim, a->norm_eps, s));
-        PSK_STEP(linear(a->dtype, a->normed, w.w13, a->gate_up, a->tokens, 2 * a->hidden, a->dim, s));
+        PSK_STEP(linear(handle, a->dtype, a->normed, w.w13, a->gate_up, a->tokens, 2 * a->hidden, a->dim, s));
         PSK_STEP(psk_silu_mul(a->dtype, a->gate_up, a->act, a->tokens, a->hidden, s));
-        PSK_STEP(linear(a->dtype, a->act, w.w2, a->delta, a->tokens, a->dim, a->hidden, s));
+        PSK_STEP(linear(handle, a->dtype, a->act, w.w2, a->delta, a->tokens, a->dim, a->hidden, s));
     }
     PSK_STEP(psk_add_rmsnorm(a->dtype, a->residual, a->delta, a->final_norm, a->normed, a->tokens, a->dim, a->norm_eps, s));
 #undef PSK_STEP
     return PSK_OK;
 }
 
+PSK_API int32_t psk_graph_capture(const psk_forward_args* a, psk_graph** graph) {
+    t_last_error[0] = '\0';
+    if (a == nullptr || graph == nullptr) { return fail(PSK_ERR_NULL_POINTER, "graph_capture: args or graph is null"); }
+    *graph = nullptr;
+    if (a->attention.seqlens_k == nullptr || (a->paged && a->attention.block_table == nullptr)) {
+        return fail(PSK_ERR_NULL_POINTER, "graph_capture: the attention call's sequence lengths (or paged block table) are null");
+    }
+    // Capture needs a stream other than the legacy default one: one per thread and device, created once.
+    thread_local cudaStream_t streams[64] = {};
+    int device = 0;
+    cudaGetDevice(&device);
+    if (device < 0 || device >= 64) { return fail(PSK_ERR_CUDA, "device %d out of range", device); }
+    if (streams[device] == nullptr) {
+        cudaError_t e = cudaStreamCreateWithFlags(&streams[device], cudaStreamNonBlocking);
+        if (e != cudaSuccess) { return fail(PSK_ERR_CUDA, "creating the capture stream: %s", cudaGetErrorString(e)); }
+    }
+    psk_forward_args captured = *a;
+    captured.stream = streams[device];
+    captured.attention.stream = streams[device];
+    cudaError_t e = cudaStreamBeginCapture(streams[device], cudaStreamCaptureModeRelaxed);
+    if (e != cudaSuccess) { return fail(PSK_ERR_CUDA, "beginning the capture: %s", cudaGetErrorString(e)); }
+    int32_t rc = psk_forward_layers(&captured);
+    cudaGraph_t recorded = nullptr;
+    e = cudaStreamEndCapture(streams[device], &recorded);  // always, so the stream leaves capture mode
+    cudaGetLastError();                                     // a failed capture leaves its error behind
+    if (rc != PSK_OK || e != cudaSuccess) {
+        if (recorded != nullptr) { cudaGraphDestroy(recorded); }
+        return rc != PSK_OK ? rc : fail(PSK_ERR_CUDA, "capturing the forward pass: %s", cudaGetErrorString(e));
+    }
+    cudaGraphExec_t exec = nullptr;
+    e = cudaGraphInstantiateWithFlags(&exec, recorded, 0);
+    cudaGraphDestroy(recorded);
+    if (e != cudaSuccess) { return fail(PSK_ERR_CUDA, "instantiating the captured graph: %s", cudaGetErrorString(e)); }
+    psk_graph* g = new (std::nothrow) psk_graph{};
+    if (g == nullptr) {
+        cudaGraphExecDestroy(exec);
+        return fail(PSK_ERR_CUDA, "out of host memory");
+    }
+    g->exec = exec;
+    g->residual = a->residual;
+    g->positions = const_cast<int64_t*>(a->positions);
+    g->slots = const_cast<int64_t*>(a->slots);
+    g->seqlens = const_cast<int32_t*>(a->attention.seqlens_k);
+    g->block_table = const_cast<int32_t*>(a->attention.block_table);
+    g->block_table_stride = a->attention.block_table_stride;
+    g->tokens = a->tokens;
+    g->batch = a->attention.batch;
+    g->residual_bytes = size_t(a->tokens) * a->dim * 2;  // fp16 and bf16 alike
+    *graph = g;
+    return PSK_OK;
+}
+
+PSK_API int32_t psk_graph_launch(const psk_graph* g, const void* residual, const int64_t* positions, const int64_t* slots,
+                                 const int32_t* seqlens, const int32_t* block_table, int32_t block_table_columns, void* stream) {
+    t_last_error[0] = '\0';
+    if (g == nullptr || residual == nullptr || positions == nullptr || slots == nullptr || seqlens == nullptr ||
+        (g->block_table != nullptr && block_table == nullptr)) {
+        return fail(PSK_ERR_NULL_POINTER, "graph_launch: the graph or an input is null");
+    }
+    if (g->block_table != nullptr && (block_table_columns < 1 || block_table_columns > g->block_table_stride)) {
+        return fail(PSK_ERR_SHAPE, "graph_launch: the block table has %d columns; the graph holds 1 to %lld", block_table_columns,
+                    (long long)g->block_table_stride);
+    }
+    cudaStream_t s = static_cast<cudaStream_t>(stream);
+    const cudaMemcpyKind d2d = cudaMemcpyDeviceToDevice;
+    cudaError_t e = residual == g->residual ? cudaSuccess : cudaMemcpyAsync(g->residual, residual, g->residual_bytes, d2d, s);
+    if (e == cudaSuccess) { e = cudaMemcpyAsync(g->positions, positions, sizeof(int64_t) * g->tokens, d2d, s); }
+    if (e == cudaSuccess) { e = cudaMemcpyAsync(g->slots, slots, sizeof(int64_t) * g->tokens, d2d, s); }
+    if (e == cudaSuccess) { e = cudaMemcpyAsync(g->seqlens, seqlens, sizeof(int32_t) * g->batch, d2d, s); }
+    if (e == cudaSuccess && g->block_table != nullptr) {
+        // Columns past the given ones keep older ids: the kernel reads only the blocks each length reaches.
+        e = cudaMemcpy2DAsync(g->block_table, sizeof(int32_t) * g->block_table_stride, block_table, sizeof(int32_t) * block_table_columns,
+                              sizeof(int32_t) * block_table_columns, g->batch, d2d, s);
+    }
+    if (e == cudaSuccess) { e = cudaGraphLaunch(g->exec, s); }
+    return e == cudaSuccess ? PSK_OK : fail(PSK_ERR_CUDA, "graph_launch: %s", cudaGetErrorString(e));
+}
+
+PSK_API void psk_graph_destroy(psk_graph* g) {
+    if (g == nullptr) { return; }
+    cudaGraphExecDestroy(g->exec);
+    delete g;
+}
+
+PSK_API int32_t psk_event_create(void** event) {
+    t_last_error[0] = '\0';
+    if (event == nullptr) { return fail(PSK_ERR_NULL_POINTER, "event_create: event is null"); }
+    cudaEvent_t e = nullptr;
+    cudaError_t st = cudaEventCreateWithFlags(&e, cudaEventDisableTiming);
+    *event = e;
+    return st == cudaSuccess ? PSK_OK : fail(PSK_ERR_CUDA, "event_create: %s", cudaGetErrorString(st));
+}
+
+PSK_API int32_t psk_event_record(void* event, void* stream) {
+    t_last_error[0] = '\0';
+    if (event == nullptr) { return fail(PSK_ERR_NULL_POINTER, "event_record: event is null"); }
+    cudaError_t st = cudaEventRecord(static_cast<cudaEvent_t>(event), static_cast<cudaStream_t>(stream));
+    return st == cudaSuccess ? PSK_OK : fail(PSK_ERR_CUDA, "event_record: %s", cudaGetErrorString(st));
+}
+
+PSK_API int32_t psk_event_synchronize(void* event) {
+    t_last_error[0] = '\0';
+    if (event == nullptr) { return fail(PSK_ERR_NULL_POINTER, "event_synchronize: event is null"); }
+    cudaError_t st = cudaEventSynchronize(static_cast<cudaEvent_t>(event));
+    return st == cudaSuccess ? PSK_OK : fail(PSK_ERR_CUDA, "event_synchronize: %s", cudaGetErrorString(st));
+}
+
+PSK_API void psk_event_destroy(void* event) {
+    if (event != nullptr) { cudaEventDestroy(static_cast<cudaEvent_t>(event)); }
+}
+
 }  // extern "C"
 
 namespace {
 
-int32_t linear(int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, cudaStream_t s) {
-    if (rows <= 1) { return psk_gemv(dtype, x, w, y, rows, n_out, k_in, s); }
+constexpr size_t kCublasWorkspaceBytes = size_t(32) << 20;  // what PyTorch gives cuBLAS on Hopper
+
+int32_t cublas_handle(cudaStream_t s, void** handle) {
     const Cublas& c = cublas();
     if (c.error != nullptr) { return fail(PSK_ERR_CUBLAS, "%s", c.error); }
     // One handle per thread and device, as cuBLAS requires; created on first use, kept for the process.
     thread_local void* handles[64] = {};
+    thread_local void* workspaces[64] = {};
     int device = 0;
     cudaGetDevice(&device);
     if (device < 0 || device >= 64) { return fail(PSK_ERR_CUDA, "device %d out of range", device); }
     if (handles[device] == nullptr && c.create(&handles[device]) != 0) { return fail(PSK_ERR_CUBLAS, "cublasCreate failed on device %d", device); }
-    void* handle = handles[device];
-    if (c.set_stream(handle, s) != 0) { return fail(PSK_ERR_CUBLAS, "cublasSetStream failed"); }
+    if (c.set_workspace != nullptr && workspaces[device] == nullptr) {
+        cudaError_t e = cudaMalloc(&workspaces[device], kCublasWorkspaceBytes);
+        if (e != cudaSuccess) { return fail(PSK_ERR_CUDA, "allocating the cuBLAS workspace (%zu MiB): %s", kCublasWorkspaceBytes >> 20, cudaGetErrorString(e)); }
+    }
+    // cublasSetStream resets the workspace to cuBLAS's own: set it after.
+    if (c.set_stream(handles[device], s) != 0) { return fail(PSK_ERR_CUBLAS, "cublasSetStream failed"); }
+    if (c.set_workspace != nullptr && c.set_workspace(handles[device], workspaces[device], kCublasWorkspaceBytes) != 0) {
+        return fail(PSK_ERR_CUBLAS, "cublasSetWorkspace failed");
+    }
+    *handle = handles[device];
+    return PSK_OK;
+}
+
+int32_t linear(void* handle, int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, cudaStream_t s) {
+    if (rows <= 1) { return gemv(dtype, x, w, y, rows, n_out, k_in, true, s); }  // no kernel before it in the loop writes weights
     const float alpha = 1.f, beta = 0.f;
     cudaDataType type = dtype == PSK_DTYPE_BF16 ? CUDA_R_16BF : CUDA_R_16F;
-    int st = c.gemm_ex(handle, kCublasOpT, kCublasOpN, n_out, rows, k_in, &alpha, w, type, k_in, x, type, k_in, &beta, y, type, n_out,
-                       kCublasCompute32F, kCublasGemmDefault);
+    int st = cublas().gemm_ex(handle, kCublasOpT, kCublasOpN, n_out, rows, k_in, &alpha, w, type, k_in, x, type, k_in, &beta, y, type, n_out,
+                              kCublasCompute32F, kCublasGemmDefault);
     return st == 0 ? PSK_OK : fail(PSK_ERR_CUBLAS, "cublasGemmEx failed (status %d) for [%d, %d] x [%d, %d]^T", st, rows, k_in, n_out, k_in);
 }
 

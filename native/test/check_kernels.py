@@ -48,7 +48,7 @@ def main():
                                       ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
     lib.psk_gemv.argtypes = [ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]
     lib.psk_silu_mul.argtypes = [ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_void_p]
-    check("abi version", lib.psk_abi_version() == 3)
+    check("abi version", lib.psk_abi_version() == 4)
     dev = "cuda"
     g = torch.Generator(device=dev).manual_seed(1)
 

@@ -83,15 +83,16 @@ public sealed class Llama3 : IDisposable
         // The residual stream [tokens, dim], updated in place; each block's output (delta) is added to it by the
         // next block's norm, so the add and the norm are one kernel. h ends as the output head's input.
         Tensor x = Weights.Embedding.index_select(0, tokens.reshape(-1));
-        Tensor h = empty([n, c.Dim], DType, Device);
+        Tensor h;
         if (k is FusedCudaKernels fused && attention is FlashAttentionBackend flash)
         {
-            // The same layers, queued from native code in one call: a decode step is bound by the CPU time of its
-            // ~300 launches, and a TorchSharp operation costs several times a launch.
-            fused.ForwardLayers(this, _rope, step, cache, flash, scale, x, h);
+            // The same layers, queued from native code in one call (or replayed as a CUDA graph): a decode step is
+            // bound by the CPU time of its ~450 launches, and a TorchSharp operation costs several times a launch.
+            h = fused.ForwardLayers(this, _rope, step, cache, flash, scale, x);
         }
         else
         {
+            h = empty([n, c.Dim], DType, Device);
             ForwardLayersOneByOne(x, h, cache, step, attention, scale);
         }
 

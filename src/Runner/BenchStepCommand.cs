@@ -32,7 +32,7 @@ internal static class BenchStepCommand
         device.AcceptOnlyFromAmong("auto", "cuda", "cpu");
         var shape = new Option<string?>("--synthetic-shape") { Description = "8b or tiny (default: 8b on CUDA, tiny on the CPU)." };
         shape.AcceptOnlyFromAmong("8b", "tiny");
-        var kernels = new Option<string>("--kernels") { Description = "auto, fused or eager.", DefaultValueFactory = _ => "auto" };
+        var kernels = new Option<string>("--kernels") { Description = "auto, fused, fused-no-graphs or eager.", DefaultValueFactory = _ => "auto" };
         kernels.AcceptOnlyFromAmong(KernelsChoice.Values);
         var attention = new Option<string>("--attention") { Description = "auto, flash or reference.", DefaultValueFactory = _ => "auto" };
         attention.AcceptOnlyFromAmong(AttentionChoice.Values);

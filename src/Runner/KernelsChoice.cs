@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace PagedSim.Runner;
 
 /// <summary>
-/// Picks the layer kernels for <c>--kernels auto|fused|eager</c> (see <see cref="LayerKernels"/>), with the
+/// Picks the layer kernels for <c>--kernels auto|fused|fused-no-graphs|eager</c> (see <see cref="LayerKernels"/>), with the
 /// one-line note the runner prints beside the attention backend's.
 /// </summary>
 internal static class KernelsChoice
@@ -16,9 +16,10 @@ internal static class KernelsChoice
     public static (ILayerKernels Kernels, string Note) Select(Device device, ScalarType dtype, string choice)
     {
         string? missing = LayerKernels.WhyNotFused(device, dtype);
-        if (choice == "fused" && missing is not null) throw new UserError($"--kernels fused: {missing}", Cli.Failed);
+        if (choice.StartsWith("fused", StringComparison.Ordinal) && missing is not null) throw new UserError($"--kernels {choice}: {missing}", Cli.Failed);
         ILayerKernels kernels = LayerKernels.Select(choice, device, dtype);
-        string note = kernels.Name == "fused" ? "layer kernels: fused (native add+RMSNorm, RoPE+KV write, SiLU·mul)"
+        string note = kernels is FusedCudaKernels { CudaGraphs: true } ? "layer kernels: fused (native add+RMSNorm, RoPE+KV write, SiLU·mul; decode steps replayed as CUDA graphs)"
+            : kernels.Name == "fused" ? "layer kernels: fused (native add+RMSNorm, RoPE+KV write, SiLU·mul; no CUDA graphs, as asked)"
             : choice == "eager" ? "layer kernels: eager TorchSharp operations (as asked)"
             : $"layer kernels: eager TorchSharp operations (fused unavailable: {missing})";
         return (kernels, note);

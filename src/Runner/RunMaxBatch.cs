@@ -54,6 +54,9 @@ internal static class RunMaxBatch
                     ?? RunSession.PoolBlocks(requests.Prompts, full, s.BlockSize, cap: null));
                 string result;
                 bool ok;
+                // A trial that ran out of memory may leave tensors only the finalizer frees: free them before the next.
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
                 try
                 {
                     RunOutcome o = session.Generate(requests.Prompts, shortNew, null, s.Naive, s.BlockSize, null, progress: null, poolBlocks: pool);

@@ -48,7 +48,7 @@ internal static class ServeTraceCommand
         var plot = new Option<string?>("--plot") { Description = "Write a PNG timeline of running, waiting and blocks in use." };
         var attention = new Option<string>("--attention") { Description = "auto (flash-attn on CUDA when its library loads and the block size is a multiple of 256, else reference), flash or reference.", DefaultValueFactory = _ => "auto" };
         attention.AcceptOnlyFromAmong(AttentionChoice.Values);
-        var kernels = new Option<string>("--kernels") { Description = "auto (fused native kernels on CUDA when the flash library has them, else eager), fused or eager.", DefaultValueFactory = _ => "auto" };
+        var kernels = new Option<string>("--kernels") { Description = "auto (fused native kernels, decode steps as CUDA graphs, on CUDA when the flash library has them; else eager), fused, fused-no-graphs or eager.", DefaultValueFactory = _ => "auto" };
         kernels.AcceptOnlyFromAmong(KernelsChoice.Values);
         var compareStatic = new Option<bool>("--compare-static") { Description = "Also run the requests as static batches at the same memory (waves that fit at full length) and compare throughput." };
         var command = new Command("serve-trace", "Serve a length trace with continuous batching (waiting queue, preemption by recompute) and compare with the simulator; or parallel sampling with shared prompt blocks.")

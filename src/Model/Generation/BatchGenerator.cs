@@ -88,13 +88,110 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
 
     private void DecodeUntilDone(Dictionary<int, RequestState> bySequence, SamplingOptions sampling)
     {
-        while (bySequence.Count > 0)
+        if (bySequence.Count == 0) return; // every request finished with its prompt's pass
+        if (!sampling.IsGreedy || bySequence.Values.Any(s => s.Logits is not null))
         {
-            RequestState[] batch = Running(bySequence);
-            foreach (RequestState s in batch) cache.Append(s.Sequence);
-            Step(batch, [.. batch.Select(s => new[] { s.Next })], bySequence, sampling, emit: _ => true, prefill: false);
+            while (bySequence.Count > 0)
+            {
+                RequestState[] batch = Running(bySequence);
+                foreach (RequestState s in batch) cache.Append(s.Sequence);
+                Step(batch, [.. batch.Select(s => new[] { s.Next })], bySequence, sampling, emit: _ => true, prefill: false);
+            }
+            return;
+        }
+
+        // Greedy: each pass takes its input ids from the previous pass on the device, so the host queues pass t+1 before
+        // it reads pass t's ids; the device never waits for the host. Who takes part in pass t+1 is known then, except
+        // that a stop token in pass t's ids may end a request: its row in pass t+1 is computed and dropped.
+        using var readback = new IdsReadback(model.Device);
+        RequestState[] pass = Running(bySequence); // the requests of the next pass to queue
+        Tensor? previousIds = null;      // the last queued pass's ids, on the device
+        RequestState[]? previousBatch = null;
+        (RequestState[] Batch, int Slot, double Launch)? inFlight = null;
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            while (pass.Length > 0 || inFlight is not null)
+            {
+                (RequestState[] Batch, int Slot, double Launch)? queued = null;
+                if (pass.Length > 0)
+                {
+                    foreach (RequestState s in pass) cache.Append(s.Sequence);
+                    using (NewDisposeScope())
+                    {
+                        KvStep step = cache.Prepare([.. pass.Select(s => s.Sequence)], 1, model.Device);
+                        Tensor input = previousIds is null
+                            ? DeviceUpload([.. pass.Select(s => (long)s.Next)], [pass.Length, 1])
+                            : previousIds.index_select(0, DeviceUpload(RowsIn(previousBatch!, pass), [pass.Length])).view(pass.Length, 1);
+                        Tensor ids = model.Forward(input, cache, step, attention).argmax(-1);
+                        int slot = readback.Start(ids);
+                        previousIds?.Dispose();
+                        previousIds = ids.DetachFromDisposeScope();
+                        previousBatch = pass;
+                        queued = (pass, slot, System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds);
+                    }
+                }
+                if (inFlight is { } done)
+                {
+                    Complete(done.Batch, readback.Wait(done.Slot), done.Launch, bySequence, ref start);
+                }
+                else if (!readback.Overlaps && queued is { } only)
+                {
+                    // Nothing to overlap with: read this pass now.
+                    Complete(only.Batch, readback.Wait(only.Slot), only.Launch, bySequence, ref start);
+                    queued = null;
+                }
+                inFlight = queued;
+                // The next pass: every request still running that its pending pass (if any) does not finish by length.
+                var pending = inFlight is { } p ? new HashSet<RequestState>(p.Batch) : null;
+                pass = [.. Running(bySequence).Where(s => pending is null || (pending.Contains(s) && s.Generated + 1 < s.Request.MaxNewTokens))];
+                if (inFlight is null) previousIds = DisposeAndNull(previousIds);
+            }
+        }
+        finally
+        {
+            previousIds?.Dispose();
         }
     }
+
+    /// <summary>Takes a decode pass's ids: each request still running accepts its token; finished ones leave the cache.</summary>
+    private void Complete(RequestState[] batch, long[] chosen, double launch, Dictionary<int, RequestState> bySequence, ref long start)
+    {
+        var finished = new List<RequestState>();
+        int emitted = 0;
+        for (int b = 0; b < batch.Length; b++)
+        {
+            RequestState s = batch[b];
+            if (!bySequence.ContainsKey(s.Sequence) || !ReferenceEquals(bySequence[s.Sequence], s)) continue; // a stop token ended it a pass ago
+            emitted++;
+            if (s.Accept((int)chosen[b])) finished.Add(s);
+        }
+        double seconds = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+        start = System.Diagnostics.Stopwatch.GetTimestamp(); // the next pass's time starts where this one's ends
+        StepCompleted?.Invoke(new GenerationStep(_passes++, false, batch.Length, 1, emitted, finished.Count,
+            bySequence.Count - finished.Count, launch, seconds));
+        foreach (RequestState s in finished)
+        {
+            cache.Remove(s.Sequence); // a pass already queued may still write its slot: later passes write after it
+            bySequence.Remove(s.Sequence);
+        }
+    }
+
+    /// <summary>Each request of <paramref name="batch"/>'s row in <paramref name="previous"/> (every one of them is there).</summary>
+    private static long[] RowsIn(RequestState[] previous, RequestState[] batch)
+    {
+        var row = new Dictionary<RequestState, int>(previous.Length);
+        for (int i = 0; i < previous.Length; i++) row[previous[i]] = i;
+        return [.. batch.Select(s => (long)row[s])];
+    }
+
+    private static Tensor? DisposeAndNull(Tensor? t)
+    {
+        t?.Dispose();
+        return null;
+    }
+
+    private Tensor DeviceUpload(long[] values, long[] shape) => KvCache.DeviceUpload.Of(values, shape, model.Device);
 
     /// <summary>Unfinished requests in the cache's batch order (paged: the dense block-table rows).</summary>
     private RequestState[] Running(Dictionary<int, RequestState> bySequence)

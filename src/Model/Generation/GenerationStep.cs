@@ -9,7 +9,8 @@ namespace PagedSim.Model.Generation;
 /// <param name="Finished">Requests that finished in this pass (they leave the cache right after this report).</param>
 /// <param name="Running">Requests still unfinished after the pass.</param>
 /// <param name="LaunchSeconds">Host time until the forward pass returned (work queued; on a GPU it may still run).</param>
-/// <param name="Seconds">Host time of the whole pass, including the device-to-host copy of the chosen tokens (a sync).</param>
+/// <param name="Seconds">Host time of the whole pass, including the device-to-host copy of the chosen tokens (a sync). Greedy
+/// decode passes, whose successor is prepared while they run, count from the end of the previous pass to their own end.</param>
 public sealed record GenerationStep(
     int Index, bool IsPrefill, int BatchSize, int QueryLength, int Emitted, int Finished, int Running,
     double LaunchSeconds, double Seconds);

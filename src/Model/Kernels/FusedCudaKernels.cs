@@ -15,12 +15,17 @@ namespace PagedSim.Model.Kernels;
 public sealed class FusedCudaKernels : ILayerKernels, IDisposable
 {
     private readonly FusedKernelsNative _native;
+    private readonly DecodeGraphs _graphs;
     private LayerBuffers? _buffers;
     private (Llama3Weights Weights, IKvCache Cache, NativeLayer[] Layers)? _layers;
 
     /// <summary>Uses the library at $PAGEDSIM_FLASH_LIB, else libpagedsim_flash.so beside the application.</summary>
     /// <exception cref="InvalidOperationException">The library is missing or lacks the fused kernels.</exception>
-    public FusedCudaKernels() => _native = FusedKernelsNative.Shared;
+    public FusedCudaKernels()
+    {
+        _native = FusedKernelsNative.Shared;
+        _graphs = new DecodeGraphs(_native);
+    }
 
     /// <summary>Null when the native library provides the kernels, else why not (one line).</summary>
     public static string? UnavailableReason => FusedKernelsNative.UnavailableReason;
@@ -90,46 +95,91 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
 
     /// <summary>
     /// Every layer of a forward pass in one native call (<c>psk_forward_layers</c>: the kernels above, cuBLAS and
-    /// flash attention, queued from native code), then the final residual add and RMSNorm:
-    /// <paramref name="residual"/> [tokens, dim] holds the embeddings in, <paramref name="normed"/> [tokens, dim]
-    /// receives the output head's input. The layers' scratch buffers are kept between passes (grown when a pass
-    /// has more tokens). Flash attention only: its call is checked once and reused by every layer.
+    /// flash attention, queued from native code), then the final residual add and RMSNorm: <paramref name="embeddings"/>
+    /// [tokens, dim] in (used as the residual stream), the output head's input [tokens, dim] returned. Decode passes
+    /// keep their scratch buffers between passes (grown with the batch); a prompt pass frees its own. Decode passes replay CUDA graphs
+    /// when <see cref="CudaGraphs"/> is on. Flash attention only: its call is checked once and reused by every layer.
     /// </summary>
-    internal void ForwardLayers(Llama3 model, RotaryEmbedding rope, KvStep step, IKvCache cache, FlashAttentionBackend flash,
-        double softmaxScale, Tensor residual, Tensor normed)
+    internal Tensor ForwardLayers(Llama3 model, RotaryEmbedding rope, KvStep step, IKvCache cache, FlashAttentionBackend flash,
+        double softmaxScale, Tensor embeddings)
+    {
+        Llama3Config c = model.Config;
+        int tokens = step.BatchSize * step.QueryLength;
+        NativeLayer[] layers = Layers(model.Weights, cache);
+        if (step.QueryLength > 1)
+        {
+            // A prompt pass's scratch lives for the pass only (up to ~1 GB for 8,192 tokens of Llama 3 8B), as the
+            // memory model assumes: kept, it would sit beside the KV cache's peak during decode.
+            using var scratch = new LayerBuffers(tokens, c, model.DType, model.Device);
+            Tensor promptNormed = empty([tokens, c.Dim], model.DType, model.Device);
+            Run(Arguments(model, rope, step, cache, flash, softmaxScale, scratch, embeddings, promptNormed, step.Positions, step.Slots, step.BlockTable, step.SequenceLengths), layers);
+            return promptNormed;
+        }
+        // Decode passes keep theirs (grown with the batch), so that a captured graph can keep pointing into it.
+        LayerBuffers b = Buffers(tokens, c, model.DType, model.Device);
+        if (CudaGraphs)
+        {
+            // A graph holds its block table's width: a power of two of blocks, so that a growing context needs a new
+            // graph only when it doubles, and attention still splits over the blocks actually in use.
+            int columns = cache.Kind == KvCacheKind.Paged ? (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)step.BlockTable.shape[1]) : 1;
+            DecodeStepViews v = _graphs.Views(step.BatchSize, columns, c.Dim, model.DType, model.Device);
+            long capacity = (long)columns * cache.Keys(0).shape[1];
+            if (step.MaxSequenceLength > capacity)
+                throw new ArgumentException($"A sequence of {step.MaxSequenceLength} tokens exceeds the cache's {capacity} per sequence.", nameof(step));
+            NativeForwardArgs graphArgs = Arguments(model, rope, step, cache, flash, softmaxScale, b, v.Residual, v.Normed, v.Positions, v.Slots, v.BlockTable, v.SequenceLengths);
+            _graphs.Run(graphArgs, layers, v, step, embeddings, () => Run(graphArgs, layers));
+            return v.Normed;
+        }
+        Tensor normed = empty([tokens, c.Dim], model.DType, model.Device);
+        NativeForwardArgs args = Arguments(model, rope, step, cache, flash, softmaxScale, b, embeddings, normed, step.Positions, step.Slots, step.BlockTable, step.SequenceLengths);
+        Run(args, layers);
+        return normed;
+    }
+
+    /// <summary>Decode passes replayed as CUDA graphs (on by default). Off, every pass queues its kernels one by one from native code.</summary>
+    public bool CudaGraphs { get; init; } = true;
+
+    /// <summary>CUDA graphs captured so far (recaptures included): for tests and diagnostics.</summary>
+    public int GraphCaptures => _graphs.Captures;
+
+    /// <summary>Passes run by replaying a CUDA graph.</summary>
+    public int GraphReplays => _graphs.Replays;
+
+    private NativeForwardArgs Arguments(Llama3 model, RotaryEmbedding rope, KvStep step, IKvCache cache, FlashAttentionBackend flash, double softmaxScale,
+        LayerBuffers b, Tensor residual, Tensor normed, Tensor positions, Tensor slots, Tensor blockTable, Tensor sequenceLengths)
     {
         Llama3Config c = model.Config;
         int tokens = step.BatchSize * step.QueryLength, qSize = c.Heads * c.HeadDim;
-        LayerBuffers b = Buffers(tokens, c, model.DType, model.Device);
         using var views = NewDisposeScope();
         Tensor q = b.Q.narrow(0, 0, (long)tokens * qSize).view(step.BatchSize, step.QueryLength, c.Heads, c.HeadDim);
         Tensor attn = b.Attn.narrow(0, 0, (long)tokens * qSize).view(step.BatchSize, step.QueryLength, c.Heads, c.HeadDim);
-        FlashArgs attention = flash.Describe(new AttentionInputs(q, cache.Keys(0), cache.Values(0), cache.Kind, step.BlockTable,
-            step.SequenceLengths, step.MaxSequenceLength, Causal: true, softmaxScale), attn);
-        NativeLayer[] layers = Layers(model.Weights, cache);
-        unsafe
+        FlashArgs attention = flash.Describe(new AttentionInputs(q, cache.Keys(0), cache.Values(0), cache.Kind, blockTable,
+            sequenceLengths, step.MaxSequenceLength, Causal: true, softmaxScale), attn);
+        return new NativeForwardArgs
         {
-            fixed (NativeLayer* layer = layers)
-            {
-                var args = new NativeForwardArgs
-                {
-                    DType = DType(residual), Tokens = tokens, Dim = c.Dim, Heads = c.Heads, KvHeads = c.KvHeads, HeadDim = c.HeadDim,
-                    Hidden = c.HiddenDim, Layers = c.Layers, NormEps = (float)c.NormEps,
-                    Layer = (nint)layer, FinalNorm = TensorPointer.Of(model.Weights.Norm),
-                    Residual = TensorPointer.Of(residual), Normed = TensorPointer.Of(normed),
-                    Qkv = b.QkvPointer, Q = b.QPointer, Attn = b.AttnPointer, Delta = b.DeltaPointer, GateUp = b.GateUpPointer, Act = b.ActPointer,
-                    Positions = TensorPointer.Of(step.Positions), Slots = TensorPointer.Of(step.Slots), Rope = TensorPointer.Of(rope.Table),
-                    Attention = attention, Paged = cache.Kind == KvCacheKind.Paged ? 1 : 0,
-                };
-                _native.ForwardLayers(args);
-            }
+            DType = DType(residual), Tokens = tokens, Dim = c.Dim, Heads = c.Heads, KvHeads = c.KvHeads, HeadDim = c.HeadDim,
+            Hidden = c.HiddenDim, Layers = c.Layers, NormEps = (float)c.NormEps,
+            FinalNorm = TensorPointer.Of(model.Weights.Norm),
+            Residual = TensorPointer.Of(residual), Normed = TensorPointer.Of(normed),
+            Qkv = b.QkvPointer, Q = b.QPointer, Attn = b.AttnPointer, Delta = b.DeltaPointer, GateUp = b.GateUpPointer, Act = b.ActPointer,
+            Positions = TensorPointer.Of(positions), Slots = TensorPointer.Of(slots), Rope = TensorPointer.Of(rope.Table),
+            Attention = attention, Paged = cache.Kind == KvCacheKind.Paged ? 1 : 0,
+        };
+    }
+
+    private unsafe void Run(NativeForwardArgs args, NativeLayer[] layers)
+    {
+        fixed (NativeLayer* layer = layers)
+        {
+            args.Layer = (nint)layer;
+            _native.ForwardLayers(args);
         }
     }
 
     private LayerBuffers Buffers(int tokens, Llama3Config c, ScalarType dtype, Device device)
     {
-        if (_buffers is { } b && b.Tokens >= tokens && b.Q.device == device && b.Q.dtype == dtype) return b;
-        _buffers?.Dispose();
+        if (_buffers is { } b && b.Tokens >= tokens && OnDevice(b.Q, device) && b.Q.dtype == dtype) return b;
+        _buffers?.Dispose(); // graphs that point into them are recaptured (their arguments no longer match)
         _buffers = null; // freed before the larger set is allocated
         return _buffers = new LayerBuffers(tokens, c, dtype, device);
     }
@@ -193,6 +243,7 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
     /// <summary>Frees the native layer loop's scratch buffers (the model that uses these kernels disposes them).</summary>
     public void Dispose()
     {
+        _graphs.Dispose();
         _buffers?.Dispose();
         _buffers = null;
         _layers = null;
@@ -204,6 +255,9 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
         if (t.device_type != TorchSharp.DeviceType.CUDA || DType(t) != dtype || !t.is_contiguous() || t.numel() != elements)
             throw new ArgumentException($"The {name} must be a contiguous CUDA tensor of {elements} {(dtype == 1 ? "bf16" : "fp16")} elements; it is {t.dtype} [{string.Join(", ", t.shape)}] on {t.device}{(t.is_contiguous() ? "" : ", not contiguous")}.");
     }
+
+    /// <summary>Whether <paramref name="t"/> lives on <paramref name="device"/> (Device has no value equality).</summary>
+    internal static bool OnDevice(Tensor t, Device device) => t.device_type == device.type && (t.device_index == device.index || device.index < 0);
 
     private static int DType(Tensor t) => t.dtype switch
     {

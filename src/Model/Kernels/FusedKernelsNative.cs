@@ -10,7 +10,7 @@ namespace PagedSim.Model.Kernels;
 internal sealed unsafe class FusedKernelsNative
 {
     /// <summary>The <c>PSK_ABI_VERSION</c> this binding was written for.</summary>
-    public const int AbiVersion = 3;
+    public const int AbiVersion = 4;
 
     private static readonly Lazy<(FusedKernelsNative? Native, string? Error)> s_shared = new(LoadDefault);
 
@@ -19,6 +19,13 @@ internal sealed unsafe class FusedKernelsNative
     private readonly delegate* unmanaged<int, nint, nint, long, int, nint, int> _siluMul;
     private readonly delegate* unmanaged<int, nint, nint, nint, int, int, int, nint, int> _gemv;
     private readonly delegate* unmanaged<NativeForwardArgs*, int> _forwardLayers;
+    private readonly delegate* unmanaged<NativeForwardArgs*, nint*, int> _graphCapture;
+    private readonly delegate* unmanaged<nint, nint, nint, nint, nint, nint, int, nint, int> _graphLaunch;
+    private readonly delegate* unmanaged<nint, void> _graphDestroy;
+    private readonly delegate* unmanaged<nint*, int> _eventCreate;
+    private readonly delegate* unmanaged<nint, nint, int> _eventRecord;
+    private readonly delegate* unmanaged<nint, int> _eventSynchronize;
+    private readonly delegate* unmanaged<nint, void> _eventDestroy;
     private readonly delegate* unmanaged<nint> _lastError;
 
     private FusedKernelsNative(nint handle)
@@ -28,6 +35,13 @@ internal sealed unsafe class FusedKernelsNative
         _siluMul = (delegate* unmanaged<int, nint, nint, long, int, nint, int>)Export(handle, "psk_silu_mul");
         _gemv = (delegate* unmanaged<int, nint, nint, nint, int, int, int, nint, int>)Export(handle, "psk_gemv");
         _forwardLayers = (delegate* unmanaged<NativeForwardArgs*, int>)Export(handle, "psk_forward_layers");
+        _graphCapture = (delegate* unmanaged<NativeForwardArgs*, nint*, int>)Export(handle, "psk_graph_capture");
+        _graphLaunch = (delegate* unmanaged<nint, nint, nint, nint, nint, nint, int, nint, int>)Export(handle, "psk_graph_launch");
+        _graphDestroy = (delegate* unmanaged<nint, void>)Export(handle, "psk_graph_destroy");
+        _eventCreate = (delegate* unmanaged<nint*, int>)Export(handle, "psk_event_create");
+        _eventRecord = (delegate* unmanaged<nint, nint, int>)Export(handle, "psk_event_record");
+        _eventSynchronize = (delegate* unmanaged<nint, int>)Export(handle, "psk_event_synchronize");
+        _eventDestroy = (delegate* unmanaged<nint, void>)Export(handle, "psk_event_destroy");
         _lastError = (delegate* unmanaged<nint>)Export(handle, "psk_last_error");
         int size = ((delegate* unmanaged<int>)Export(handle, "psk_forward_args_size"))();
         if (size != Marshal.SizeOf<NativeForwardArgs>())
@@ -60,6 +74,39 @@ internal sealed unsafe class FusedKernelsNative
     {
         fixed (NativeForwardArgs* a = &args) Check(_forwardLayers(a));
     }
+
+    /// <summary>Records <paramref name="args"/>'s pass as a CUDA graph (nothing runs); returns its handle.</summary>
+    public nint CaptureGraph(in NativeForwardArgs args)
+    {
+        nint graph = 0;
+        fixed (NativeForwardArgs* a = &args) Check(_graphCapture(a, &graph));
+        return graph;
+    }
+
+    /// <summary>Copies a step's inputs into the graph's buffers and launches it (legacy default stream).</summary>
+    public void LaunchGraph(nint graph, nint residual, nint positions, nint slots, nint sequenceLengths, nint blockTable, int blockTableColumns) =>
+        Check(_graphLaunch(graph, residual, positions, slots, sequenceLengths, blockTable, blockTableColumns, 0));
+
+    public void DestroyGraph(nint graph) => _graphDestroy(graph);
+
+    /// <summary>A CUDA event without timing.</summary>
+    public nint CreateEvent()
+    {
+        nint e = 0;
+        Check(_eventCreate(&e));
+        return e;
+    }
+
+    /// <summary>Records <paramref name="cudaEvent"/> on the legacy default stream (TorchSharp's).</summary>
+    public void RecordEvent(nint cudaEvent) => Check(_eventRecord(cudaEvent, 0));
+
+    /// <summary>Waits on the host until the work queued before the event's record has run.</summary>
+    public void SynchronizeEvent(nint cudaEvent) => Check(_eventSynchronize(cudaEvent));
+
+    public void DestroyEvent(nint cudaEvent) => _eventDestroy(cudaEvent);
+
+    /// <summary>Null when <see cref="Shared"/> loads (then <see cref="Shared"/> is it), else the reason.</summary>
+    public static FusedKernelsNative? TryShared => s_shared.Value.Native;
 
     private void Check(int status)
     {

@@ -114,10 +114,10 @@ public sealed class NaiveKvCache : IKvCache
             }
         }
         return new KvStep(batch, newTokens,
-            tensor(positions, [batch, newTokens]).to(device),
-            tensor(slots).to(device),
-            tensor(rows, [batch, 1]).to(device),
-            tensor(seqLens).to(device),
+            DeviceUpload.Of(positions, [batch, newTokens], device),
+            DeviceUpload.Of(slots, [slots.Length], device),
+            DeviceUpload.Of(rows, [batch, 1], device),
+            DeviceUpload.Of(seqLens, [batch], device),
             maxLength);
     }
 

@@ -116,10 +116,10 @@ public sealed class PagedKvCache : IKvCache
             }
         }
         return new KvStep(batch, newTokens,
-            tensor(positions, [batch, newTokens]).to(device),
-            tensor(slots).to(device),
-            tensor(table, [batch, used]).to(device),
-            tensor(seqLens).to(device),
+            DeviceUpload.Of(positions, [batch, newTokens], device),
+            DeviceUpload.Of(slots, [slots.Length], device),
+            DeviceUpload.Of(table, [batch, used], device),
+            DeviceUpload.Of(seqLens, [batch], device),
             maxLength);
     }
 

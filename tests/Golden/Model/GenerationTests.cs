@@ -68,6 +68,36 @@ public class GenerationTests
     }
 
     [Fact]
+    public void OverlappedGreedyDecodeMatchesTheStepByStepLoop()
+    {
+        // Greedy decode prepares each pass while the previous one runs; recording logits takes the plain loop.
+        // Stop tokens end requests that were already prepared for the next pass; some requests end with the prompt.
+        Llama3 model = TinyLlama.Model("meta");
+        TinyLlamaReference r = TinyLlama.Expected;
+        var requests = r.Prompts.Select((p, i) => new GenerationRequest(p, i == 1 ? 1 : 12,
+            i == 2 ? new HashSet<int> { r.Generated[2][4] } : i == 3 ? new HashSet<int> { r.Generated[3][1] } : null)).ToArray();
+        IReadOnlyList<GenerationResult> Run(IReadOnlyList<GenerationRequest> rs, bool recordLogits)
+        {
+            using IKvCache cache = TinyLlama.PagedCache(model, 4);
+            var generator = new BatchGenerator(model, cache, new ReferenceAttention());
+            IReadOnlyList<GenerationResult> results = generator.Generate(rs, new GenerationOptions(RecordLogits: recordLogits));
+            Assert.Empty(cache.Running.ToArray()); // every block back
+            return results;
+        }
+
+        IReadOnlyList<GenerationResult> overlapped = Run(requests, false), plain = Run(requests, true);
+        for (int i = 0; i < requests.Length; i++)
+        {
+            Assert.Equal(plain[i].Tokens, overlapped[i].Tokens);
+            Assert.Equal(plain[i].Reason, overlapped[i].Reason);
+        }
+        Assert.Equal(r.Generated[2].Take(4), overlapped[2].Tokens);
+        Assert.Equal(FinishReason.Stop, overlapped[3].Reason);
+        Assert.Single(overlapped[1].Tokens);
+        Assert.All(Run([.. requests.Select(q => q with { MaxNewTokens = 1 })], false), x => Assert.Single(x.Tokens));
+    }
+
+    [Fact]
     public void SamplingIsSeededAndNearZeroTemperatureIsGreedy()
     {
         Llama3 model = TinyLlama.Model("meta");

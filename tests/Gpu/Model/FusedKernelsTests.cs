@@ -154,6 +154,86 @@ public class FusedKernelsTests(ITestOutputHelper output)
         for (int i = 0; i < requests.Length; i++) Assert.Equal(native[i].Tokens, nativeNaive[i].Tokens); // one kernel, two layouts
     }
 
+    [Fact]
+    public void Decode_graphs_replay_the_direct_passes_bit_for_bit()
+    {
+        // Requests of different lengths finish at different steps, so the batch shrinks and new shapes are captured;
+        // the second paged run gets a new cache, whose pointers force every graph to be captured again.
+        SkipUnlessFused();
+        FlashAvailability.SkipUnlessAvailable();
+        string dir = Path.Combine(TinyLlamaFixture.Root, "meta");
+        TinyLlamaReference reference = TinyLlamaFixture.Reference;
+        var requests = reference.Prompts.Select((p, i) => new GenerationRequest(p, 20 + 9 * i)).ToArray();
+        using var flash = new PagedSim.Model.Attention.Flash.FlashAttentionBackend { NumSplits = 1 };
+        IKvCache NewCache(Llama3 model, bool naive) => naive ? new NaiveKvCache(model.Config, requests.Length, 512, CUDA, model.DType)
+            : new PagedKvCache(model.Config, new KvCacheOptions(4 * requests.Length, 256, 512), CUDA, model.DType);
+
+        foreach (bool naive in new[] { false, true })
+        {
+            IReadOnlyList<GenerationResult> direct, replayed, again;
+            using (Llama3 model = Llama3.Load(dir, CUDA, ScalarType.BFloat16, maxPositions: 512, kernels: new FusedCudaKernels { CudaGraphs = false }))
+            using (IKvCache cache = NewCache(model, naive))
+            {
+                direct = new BatchGenerator(model, cache, flash).Generate(requests, new GenerationOptions(RecordLogits: true));
+            }
+            var kernels = new FusedCudaKernels();
+            using (Llama3 model = Llama3.Load(dir, CUDA, ScalarType.BFloat16, maxPositions: 512, kernels: kernels))
+            {
+                using (IKvCache cache = NewCache(model, naive))
+                    replayed = new BatchGenerator(model, cache, flash).Generate(requests, new GenerationOptions(RecordLogits: true));
+                int captures = kernels.GraphCaptures, replays = kernels.GraphReplays;
+                output.WriteLine($"{(naive ? "naive" : "paged")}: {captures} graphs captured, {replays} passes replayed");
+                Assert.True(captures >= 2, $"expected a graph per batch size, got {captures}");
+                Assert.True(replays >= 2 * captures, $"only {replays} passes replayed from {captures} graphs");
+                using (IKvCache cache = NewCache(model, naive))
+                    again = new BatchGenerator(model, cache, flash).Generate(requests, new GenerationOptions(RecordLogits: true));
+                Assert.True(kernels.GraphCaptures >= 2 * captures, "a new cache must be captured again");
+            }
+            for (int i = 0; i < requests.Length; i++)
+            {
+                Assert.Equal(direct[i].Tokens, replayed[i].Tokens);
+                Assert.Equal(direct[i].Tokens, again[i].Tokens);
+                for (int t = 0; t < direct[i].Logits!.Count; t++)
+                {
+                    Assert.True(direct[i].Logits![t].AsSpan().SequenceEqual(replayed[i].Logits![t]), $"request {i}, token {t}: replayed logits differ");
+                    Assert.True(direct[i].Logits![t].AsSpan().SequenceEqual(again[i].Logits![t]), $"request {i}, token {t}: recaptured logits differ");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Overlapped_greedy_decode_on_cuda_matches_the_step_by_step_loop()
+    {
+        // Greedy runs without recorded logits queue each pass before reading the previous one's ids (fed on the device).
+        // Requests ending by length leave both loops at the same pass, so every pass has the same rows: equal ids. A
+        // stop token ends its request after the same prefix.
+        SkipUnlessFused();
+        FlashAvailability.SkipUnlessAvailable();
+        string dir = Path.Combine(TinyLlamaFixture.Root, "meta");
+        TinyLlamaReference reference = TinyLlamaFixture.Reference;
+        var requests = reference.Prompts.Select((p, i) => new GenerationRequest(p, 6 + 7 * i)).ToArray();
+        using var flash = new PagedSim.Model.Attention.Flash.FlashAttentionBackend { NumSplits = 1 };
+        using Llama3 model = Llama3.Load(dir, CUDA, ScalarType.BFloat16, maxPositions: 512, kernels: new FusedCudaKernels());
+        IReadOnlyList<GenerationResult> Run(IReadOnlyList<GenerationRequest> rs, bool recordLogits)
+        {
+            using var cache = new PagedKvCache(model.Config, new KvCacheOptions(4 * rs.Count, 256, 512), CUDA, model.DType);
+            IReadOnlyList<GenerationResult> results = new BatchGenerator(model, cache, flash).Generate(rs, new GenerationOptions(RecordLogits: recordLogits));
+            Assert.Equal(4 * rs.Count, cache.Manager.FreeBlocks);
+            return results;
+        }
+
+        IReadOnlyList<GenerationResult> plain = Run(requests, true), overlapped = Run(requests, false);
+        for (int i = 0; i < requests.Length; i++) Assert.Equal(plain[i].Tokens, overlapped[i].Tokens);
+
+        int last = requests.Length - 1;
+        var stopping = requests.Select((r, i) => i == last ? r with { StopTokens = new HashSet<int> { plain[i].Tokens[3] } } : r).ToArray();
+        IReadOnlyList<GenerationResult> stopped = Run(stopping, false);
+        Assert.Equal(FinishReason.Stop, stopped[last].Reason);
+        Assert.Equal(plain[last].Tokens.TakeWhile(t => t != plain[last].Tokens[3]), stopped[last].Tokens);
+        for (int i = 0; i < last; i++) Assert.Equal(requests[i].MaxNewTokens, stopped[i].Tokens.Count);
+    }
+
     /// <summary>Hides the flash backend's type, so the model takes the operation-by-operation path.</summary>
     private sealed class OneByOne(IAttentionBackend inner) : IAttentionBackend
     {
