@@ -19,12 +19,21 @@ namespace {
 
 thread_local char t_last_error[512] = "";
 
+constexpr int kMaxDevices = 64;  // per-device state below is kept in arrays of this size
+
 int32_t fail(psk_status status, const char* format, ...) {
     va_list list;
     va_start(list, format);
     std::vsnprintf(t_last_error, sizeof t_last_error, format, list);
     va_end(list);
     return status;
+}
+
+// The current CUDA device, checked against the per-device arrays.
+int32_t current_device(int* device) {
+    cudaError_t e = cudaGetDevice(device);
+    if (e != cudaSuccess) { return fail(PSK_ERR_CUDA, "cudaGetDevice: %s", cudaGetErrorString(e)); }
+    return *device >= 0 && *device < kMaxDevices ? PSK_OK : fail(PSK_ERR_CUDA, "device %d out of range", *device);
 }
 
 int32_t launched(const char* kernel, cudaError_t e) {
@@ -49,8 +58,8 @@ __device__ __forceinline__ void wait_for_previous() {
 }
 
 bool programmatic_launch(int device) {
-    static int major[64] = {};  // 0 = not queried yet; a benign race (same value written)
-    if (device < 0 || device >= 64) { return false; }
+    static int major[kMaxDevices] = {};  // 0 = not queried yet; a benign race (same value written)
+    if (device < 0 || device >= kMaxDevices) { return false; }
     if (major[device] == 0 && cudaDeviceGetAttribute(&major[device], cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) { return false; }
     return major[device] >= 9;
 }
@@ -444,10 +453,10 @@ PSK_API int32_t psk_graph_capture(const psk_forward_args* a, psk_graph** graph) 
         return fail(PSK_ERR_NULL_POINTER, "graph_capture: the attention call's sequence lengths (or paged block table) are null");
     }
     // Capture needs a stream other than the legacy default one: one per thread and device, created once.
-    thread_local cudaStream_t streams[64] = {};
+    thread_local cudaStream_t streams[kMaxDevices] = {};
     int device = 0;
-    cudaGetDevice(&device);
-    if (device < 0 || device >= 64) { return fail(PSK_ERR_CUDA, "device %d out of range", device); }
+    int32_t rc = current_device(&device);
+    if (rc != PSK_OK) { return rc; }
     if (streams[device] == nullptr) {
         cudaError_t e = cudaStreamCreateWithFlags(&streams[device], cudaStreamNonBlocking);
         if (e != cudaSuccess) { return fail(PSK_ERR_CUDA, "creating the capture stream: %s", cudaGetErrorString(e)); }
@@ -457,7 +466,7 @@ PSK_API int32_t psk_graph_capture(const psk_forward_args* a, psk_graph** graph) 
     captured.attention.stream = streams[device];
     cudaError_t e = cudaStreamBeginCapture(streams[device], cudaStreamCaptureModeRelaxed);
     if (e != cudaSuccess) { return fail(PSK_ERR_CUDA, "beginning the capture: %s", cudaGetErrorString(e)); }
-    int32_t rc = psk_forward_layers(&captured);
+    rc = psk_forward_layers(&captured);
     cudaGraph_t recorded = nullptr;
     e = cudaStreamEndCapture(streams[device], &recorded);  // always, so the stream leaves capture mode
     cudaGetLastError();                                     // a failed capture leaves its error behind
@@ -557,11 +566,11 @@ int32_t cublas_handle(cudaStream_t s, void** handle) {
     const Cublas& c = cublas();
     if (c.error != nullptr) { return fail(PSK_ERR_CUBLAS, "%s", c.error); }
     // One handle per thread and device, as cuBLAS requires; created on first use, kept for the process.
-    thread_local void* handles[64] = {};
-    thread_local void* workspaces[64] = {};
+    thread_local void* handles[kMaxDevices] = {};
+    thread_local void* workspaces[kMaxDevices] = {};
     int device = 0;
-    cudaGetDevice(&device);
-    if (device < 0 || device >= 64) { return fail(PSK_ERR_CUDA, "device %d out of range", device); }
+    int32_t rc = current_device(&device);
+    if (rc != PSK_OK) { return rc; }
     if (handles[device] == nullptr && c.create(&handles[device]) != 0) { return fail(PSK_ERR_CUBLAS, "cublasCreate failed on device %d", device); }
     if (c.set_workspace != nullptr && workspaces[device] == nullptr) {
         cudaError_t e = cudaMalloc(&workspaces[device], kCublasWorkspaceBytes);

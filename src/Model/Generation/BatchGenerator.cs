@@ -120,8 +120,8 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
                     using (NewDisposeScope())
                     {
                         KvStep step = cache.Prepare([.. pass.Select(s => s.Sequence)], 1, model.Device);
-                        Tensor input = previousIds is null
-                            ? DeviceUpload([.. pass.Select(s => (long)s.Next)], [pass.Length, 1])
+                        Tensor input = previousIds is null ? DeviceUpload([.. pass.Select(s => (long)s.Next)], [pass.Length, 1])
+                            : pass.AsSpan().SequenceEqual(previousBatch) ? previousIds.view(pass.Length, 1) // the same rows: no gather
                             : previousIds.index_select(0, DeviceUpload(RowsIn(previousBatch!, pass), [pass.Length])).view(pass.Length, 1);
                         Tensor ids = model.Forward(input, cache, step, attention).argmax(-1);
                         int slot = readback.Start(ids);

@@ -112,7 +112,7 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
             // memory model assumes: kept, it would sit beside the KV cache's peak during decode.
             using var scratch = new LayerBuffers(tokens, c, model.DType, model.Device);
             Tensor promptNormed = empty([tokens, c.Dim], model.DType, model.Device);
-            Run(Arguments(model, rope, step, cache, flash, softmaxScale, scratch, embeddings, promptNormed, step.Positions, step.Slots, step.BlockTable, step.SequenceLengths), layers);
+            Run(Arguments(model, rope, step, cache, flash, softmaxScale, scratch, embeddings, promptNormed), layers);
             return promptNormed;
         }
         // Decode passes keep theirs (grown with the batch), so that a captured graph can keep pointing into it.
@@ -126,13 +126,14 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
             long capacity = (long)columns * cache.Keys(0).shape[1];
             if (step.MaxSequenceLength > capacity)
                 throw new ArgumentException($"A sequence of {step.MaxSequenceLength} tokens exceeds the cache's {capacity} per sequence.", nameof(step));
-            NativeForwardArgs graphArgs = Arguments(model, rope, step, cache, flash, softmaxScale, b, v.Residual, v.Normed, v.Positions, v.Slots, v.BlockTable, v.SequenceLengths);
+            // The graph reads the step's inputs from its own buffers.
+            KvStep inBuffers = step with { Positions = v.Positions, Slots = v.Slots, BlockTable = v.BlockTable, SequenceLengths = v.SequenceLengths };
+            NativeForwardArgs graphArgs = Arguments(model, rope, inBuffers, cache, flash, softmaxScale, b, v.Residual, v.Normed);
             _graphs.Run(graphArgs, layers, v, step, embeddings, () => Run(graphArgs, layers));
             return v.Normed;
         }
         Tensor normed = empty([tokens, c.Dim], model.DType, model.Device);
-        NativeForwardArgs args = Arguments(model, rope, step, cache, flash, softmaxScale, b, embeddings, normed, step.Positions, step.Slots, step.BlockTable, step.SequenceLengths);
-        Run(args, layers);
+        Run(Arguments(model, rope, step, cache, flash, softmaxScale, b, embeddings, normed), layers);
         return normed;
     }
 
@@ -146,15 +147,15 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
     public int GraphReplays => _graphs.Replays;
 
     private NativeForwardArgs Arguments(Llama3 model, RotaryEmbedding rope, KvStep step, IKvCache cache, FlashAttentionBackend flash, double softmaxScale,
-        LayerBuffers b, Tensor residual, Tensor normed, Tensor positions, Tensor slots, Tensor blockTable, Tensor sequenceLengths)
+        LayerBuffers b, Tensor residual, Tensor normed)
     {
         Llama3Config c = model.Config;
         int tokens = step.BatchSize * step.QueryLength, qSize = c.Heads * c.HeadDim;
         using var views = NewDisposeScope();
         Tensor q = b.Q.narrow(0, 0, (long)tokens * qSize).view(step.BatchSize, step.QueryLength, c.Heads, c.HeadDim);
         Tensor attn = b.Attn.narrow(0, 0, (long)tokens * qSize).view(step.BatchSize, step.QueryLength, c.Heads, c.HeadDim);
-        FlashArgs attention = flash.Describe(new AttentionInputs(q, cache.Keys(0), cache.Values(0), cache.Kind, blockTable,
-            sequenceLengths, step.MaxSequenceLength, Causal: true, softmaxScale), attn);
+        FlashArgs attention = flash.Describe(new AttentionInputs(q, cache.Keys(0), cache.Values(0), cache.Kind, step.BlockTable,
+            step.SequenceLengths, step.MaxSequenceLength, Causal: true, softmaxScale), attn);
         return new NativeForwardArgs
         {
             DType = DType(residual), Tokens = tokens, Dim = c.Dim, Heads = c.Heads, KvHeads = c.KvHeads, HeadDim = c.HeadDim,
@@ -162,7 +163,7 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
             FinalNorm = TensorPointer.Of(model.Weights.Norm),
             Residual = TensorPointer.Of(residual), Normed = TensorPointer.Of(normed),
             Qkv = b.QkvPointer, Q = b.QPointer, Attn = b.AttnPointer, Delta = b.DeltaPointer, GateUp = b.GateUpPointer, Act = b.ActPointer,
-            Positions = TensorPointer.Of(positions), Slots = TensorPointer.Of(slots), Rope = TensorPointer.Of(rope.Table),
+            Positions = TensorPointer.Of(step.Positions), Slots = TensorPointer.Of(step.Slots), Rope = TensorPointer.Of(rope.Table),
             Attention = attention, Paged = cache.Kind == KvCacheKind.Paged ? 1 : 0,
         };
     }
