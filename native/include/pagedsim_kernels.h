@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever an entry point changes. */
-#define PSK_ABI_VERSION 4
+#define PSK_ABI_VERSION 5
 
 typedef enum psk_status {
     PSK_OK = 0,
@@ -88,6 +88,14 @@ PSK_API int32_t psk_silu_mul(int32_t dtype, const void* gate_up, void* out, int6
  */
 PSK_API int32_t psk_gemv(int32_t dtype, const void* x, const void* w, void* y, int32_t rows, int32_t n_out, int32_t k_in, void* stream);
 
+/*
+ * y [rows, n_out] = x [rows, k_in] · w [n_out, k_in]^T as the layer loop computes it: psk_gemv for one row (its
+ * requirements apply); for 2..8 rows on compute capability 9.0+, where n_out is a multiple of 16, k_in of 256 and x
+ * and w are 16-byte aligned, a tensor-core kernel of this library that streams w once and splits k across a
+ * thread-block cluster; otherwise cuBLAS. float32 accumulation, rounded once; deterministic for a given shape.
+ */
+PSK_API int32_t psk_linear(int32_t dtype, const void* x, const void* w, void* y, int32_t rows, int32_t n_out, int32_t k_in, void* stream);
+
 /* One transformer layer's device pointers (weights in PyTorch's [out, in] layout) and its K/V cache. */
 typedef struct psk_layer {
     const void* attention_norm;  /* [dim] */
@@ -102,7 +110,7 @@ typedef struct psk_layer {
 
 /*
  * Every transformer layer of a Llama forward pass, queued by one call (the per-layer sequence of the
- * psk_* kernels above, cuBLAS matmuls (psk_gemv for one row) and flash attention), then the final residual add
+ * psk_* kernels above, matmuls as psk_linear computes them and flash attention), then the final residual add
  * and RMSNorm. All buffers are the caller's, contiguous, in dtype; `tokens` rows each.
  *   residual: [tokens, dim]: the token embeddings in; the residual stream out (the last block's output added).
  *   normed:   [tokens, dim]: out: the final RMSNorm of the residual (the output head's input).

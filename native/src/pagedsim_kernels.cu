@@ -3,6 +3,9 @@
 
 #include "pagedsim_kernels.h"
 
+#include "pdl.cuh"
+#include "skinny_gemm.cuh"
+
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -41,21 +44,8 @@ int32_t launched(const char* kernel, cudaError_t e) {
     return e == cudaSuccess ? PSK_OK : fail(PSK_ERR_CUDA, "%s: %s", kernel, cudaGetErrorString(e));
 }
 
-// Programmatic dependent launch (compute capability 9.0 and newer): each kernel here lets the next one in the stream
-// start at once, and that one loads what does not depend on its predecessor (weights) before waiting for it to finish.
-// The gap between two short kernels, and a matmul's first loads, then overlap the previous kernel's tail. Every kernel
-// waits before it reads or writes activations, so each one's completion still implies its predecessor's.
-__device__ __forceinline__ void allow_next_launch() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
-}
-
-__device__ __forceinline__ void wait_for_previous() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
+using psk_device::allow_next_launch;  // programmatic dependent launch: pdl.cuh says how the kernels use it
+using psk_device::wait_for_previous;
 
 bool programmatic_launch(int device) {
     static int major[kMaxDevices] = {};  // 0 = not queried yet; a benign race (same value written)
@@ -245,6 +235,56 @@ cudaError_t launch_gemv(const T* x, const T* w, T* y, int rows, int n_out, int k
     }
 }
 
+// Rows 2..kSkinnyMaxRows of the layer loop's matmuls run skinny_gemm.cuh's kernel on compute capability 9.0+ (it
+// splits k across a thread-block cluster). Chained with programmatic dependent launch it takes 3-4% off an H100 decode
+// step at 2-8 rows; at 16 rows it gained 0.6% on an H100 and lost 2% on an H200, and from about 32 rows on cuBLAS is
+// faster (docs/runner.md).
+constexpr int kSkinnyMaxRows = 8;
+constexpr int kSkinnyWarps = 8, kSkinnyStages = 3, kSkinnySub = 2;  // the best shape measured on the H100
+
+int multiprocessors(int device) {
+    static int count[kMaxDevices] = {};  // 0 = not queried yet; a benign race (same value written)
+    if (device < 0 || device >= kMaxDevices) { return 0; }
+    if (count[device] == 0 && cudaDeviceGetAttribute(&count[device], cudaDevAttrMultiProcessorCount, device) != cudaSuccess) { return 0; }
+    return count[device];
+}
+
+bool skinny_applies(int rows, int n_out, int k_in, const void* x, const void* w) {
+    int device = 0;
+    return rows >= 2 && rows <= kSkinnyMaxRows && n_out % 16 == 0 && k_in % (2 * 64 * kSkinnySub) == 0 &&
+           (reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(w)) % 16 == 0 && cudaGetDevice(&device) == cudaSuccess &&
+           programmatic_launch(device) && multiprocessors(device) > 0;
+}
+
+// Splits of k: about 1.5 blocks per multiprocessor (the best measured on the H100, chained with programmatic
+// dependent launch), at least 2 (a single split chained that way measured 10-15% slower), at most 8 (a portable
+// cluster), and at least two stages of k per block.
+int skinny_splits(int n_out, int k_in, int sms) {
+    const int groups = (n_out + kSkinnyWarps * 16 - 1) / (kSkinnyWarps * 16), stages = k_in / (64 * kSkinnySub);
+    int splits = (3 * sms + groups) / (2 * groups);
+    if (splits < 2) { splits = 2; }
+    if (splits > 8) { splits = 8; }
+    if (splits > stages / 2) { splits = stages / 2; }
+    return splits < 1 ? 1 : splits;
+}
+
+template <typename T>
+cudaError_t launch_skinny_rows(const T* x, const T* w, T* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s) {
+    int device = 0;
+    cudaGetDevice(&device);
+    const int splits = skinny_splits(n_out, k_in, multiprocessors(device));
+    static_assert(kSkinnyMaxRows <= 8, "one n8 tile of rows");
+    return psk_skinny::launch_skinny<T, 1, kSkinnyWarps, kSkinnyStages, kSkinnySub>(x, w, y, rows, n_out, k_in, splits, early_weights, true, s);
+}
+
+// The skinny matmul where skinny_applies; early_weights as skinny_gemm_kernel takes it.
+int32_t skinny(int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s) {
+    cudaError_t e = dtype == PSK_DTYPE_BF16
+        ? launch_skinny_rows(static_cast<const __nv_bfloat16*>(x), static_cast<const __nv_bfloat16*>(w), static_cast<__nv_bfloat16*>(y), rows, n_out, k_in, early_weights, s)
+        : launch_skinny_rows(static_cast<const __half*>(x), static_cast<const __half*>(w), static_cast<__half*>(y), rows, n_out, k_in, early_weights, s);
+    return launched("skinny matmul", e);
+}
+
 // cuBLAS through the library the process already holds (PyTorch links it): no link-time dependency, and no second
 // copy of cuBLAS in the process. Only the few entry points and enum values used here are declared.
 typedef int (*cublas_create_fn)(void**);
@@ -286,9 +326,12 @@ const Cublas& cublas() {
 // otherwise allocate a workspace inside every captured graph.
 int32_t cublas_handle(cudaStream_t s, void** handle);
 
-// y [rows, n_out] = x [rows, k_in] . w [n_out, k_in]^T, as torch.nn.functional.linear: column-major cuBLAS sees
-// y^T = w . x^T, i.e. op(A) = w^T of the [k_in, n_out] column-major view of w. One row runs psk_gemv (no handle).
-int32_t linear(void* handle, int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, cudaStream_t s);
+// y [rows, n_out] = x [rows, k_in] . w [n_out, k_in]^T, as torch.nn.functional.linear: one row runs psk_gemv, 2..8
+// rows the skinny kernel where it applies (neither needs the handle), others cuBLAS: column-major, it sees
+// y^T = w . x^T, i.e. op(A) = w^T of the [k_in, n_out] column-major view of w.
+// early_weights: no kernel before it in the stream writes w (the layer loop), so the first weight loads may go out
+// before waiting for that kernel. handle: this thread's cuBLAS handle for s, or null to get it if cuBLAS is needed.
+int32_t linear(void* handle, int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s);
 
 
 int block_threads(int64_t work) {
@@ -403,6 +446,14 @@ PSK_API int32_t psk_gemv(int32_t dtype, const void* x, const void* w, void* y, i
     return gemv(dtype, x, w, y, rows, n_out, k_in, false, static_cast<cudaStream_t>(stream));
 }
 
+PSK_API int32_t psk_linear(int32_t dtype, const void* x, const void* w, void* y, int32_t rows, int32_t n_out, int32_t k_in, void* stream) {
+    t_last_error[0] = '\0';
+    if (!valid_dtype(dtype)) { return fail(PSK_ERR_DTYPE, "dtype %d is not fp16 (0) or bf16 (1)", dtype); }
+    if (x == nullptr || w == nullptr || y == nullptr) { return fail(PSK_ERR_NULL_POINTER, "linear: x, w or y is null"); }
+    if (rows < 1 || n_out <= 0 || k_in <= 0) { return fail(PSK_ERR_SHAPE, "linear: rows %d, n_out %d, k_in %d", rows, n_out, k_in); }
+    return linear(nullptr, dtype, x, w, y, rows, n_out, k_in, false, static_cast<cudaStream_t>(stream));  // w may be freshly written
+}
+
 PSK_API int32_t psk_forward_args_size(void) { return int32_t(sizeof(psk_forward_args)); }
 
 PSK_API int32_t psk_forward_layers(const psk_forward_args* a) {
@@ -422,23 +473,23 @@ PSK_API int32_t psk_forward_layers(const psk_forward_args* a) {
     psf_fwd_args attention = a->attention;
     int32_t rc = PSK_OK;
 #define PSK_STEP(expr) do { rc = (expr); if (rc != PSK_OK) return rc; } while (0)
-    void* handle = nullptr;  // one row needs no cuBLAS
-    if (a->tokens > 1) { PSK_STEP(cublas_handle(s, &handle)); }
+    void* handle = nullptr;  // one row, or 2..8 on the skinny kernel, needs no cuBLAS
+    if (a->tokens > kSkinnyMaxRows) { PSK_STEP(cublas_handle(s, &handle)); }
     for (int l = 0; l < a->layers; l++) {
         const psk_layer& w = a->layer[l];
         PSK_STEP(psk_add_rmsnorm(a->dtype, a->residual, l == 0 ? nullptr : a->delta, w.attention_norm, a->normed, a->tokens, a->dim, a->norm_eps, s));
-        PSK_STEP(linear(handle, a->dtype, a->normed, w.wqkv, a->qkv, a->tokens, qkv_width, a->dim, s));
+        PSK_STEP(linear(handle, a->dtype, a->normed, w.wqkv, a->qkv, a->tokens, qkv_width, a->dim, true, s));
         PSK_STEP(psk_rope_kv_write(a->dtype, a->qkv, qkv_width, a->positions, a->slots, a->rope, a->tokens, a->heads, a->kv_heads,
                                    a->head_dim, a->q, w.k_cache, w.v_cache, s));
         attention.k = w.k_cache;
         attention.v = w.v_cache;
         int32_t st = a->paged ? psf_fwd_paged(&attention) : psf_fwd_contiguous(&attention);
         if (st != PSF_OK) { return fail(PSK_ERR_ATTENTION, "layer %d attention: %s", l, psf_last_error()); }
-        PSK_STEP(linear(handle, a->dtype, a->attn, w.wo, a->delta, a->tokens, a->dim, q_width, s));
+        PSK_STEP(linear(handle, a->dtype, a->attn, w.wo, a->delta, a->tokens, a->dim, q_width, true, s));
         PSK_STEP(psk_add_rmsnorm(a->dtype, a->residual, a->delta, w.ffn_norm, a->normed, a->tokens, a->dim, a->norm_eps, s));
-        PSK_STEP(linear(handle, a->dtype, a->normed, w.w13, a->gate_up, a->tokens, 2 * a->hidden, a->dim, s));
+        PSK_STEP(linear(handle, a->dtype, a->normed, w.w13, a->gate_up, a->tokens, 2 * a->hidden, a->dim, true, s));
         PSK_STEP(psk_silu_mul(a->dtype, a->gate_up, a->act, a->tokens, a->hidden, s));
-        PSK_STEP(linear(handle, a->dtype, a->act, w.w2, a->delta, a->tokens, a->dim, a->hidden, s));
+        PSK_STEP(linear(handle, a->dtype, a->act, w.w2, a->delta, a->tokens, a->dim, a->hidden, true, s));
     }
     PSK_STEP(psk_add_rmsnorm(a->dtype, a->residual, a->delta, a->final_norm, a->normed, a->tokens, a->dim, a->norm_eps, s));
 #undef PSK_STEP
@@ -585,8 +636,13 @@ int32_t cublas_handle(cudaStream_t s, void** handle) {
     return PSK_OK;
 }
 
-int32_t linear(void* handle, int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, cudaStream_t s) {
-    if (rows <= 1) { return gemv(dtype, x, w, y, rows, n_out, k_in, true, s); }  // no kernel before it in the loop writes weights
+int32_t linear(void* handle, int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s) {
+    if (rows <= 1) { return gemv(dtype, x, w, y, rows, n_out, k_in, early_weights, s); }
+    if (skinny_applies(rows, n_out, k_in, x, w)) { return skinny(dtype, x, w, y, rows, n_out, k_in, early_weights, s); }
+    if (handle == nullptr) {
+        int32_t rc = cublas_handle(s, &handle);
+        if (rc != PSK_OK) { return rc; }
+    }
     const float alpha = 1.f, beta = 0.f;
     cudaDataType type = dtype == PSK_DTYPE_BF16 ? CUDA_R_16BF : CUDA_R_16F;
     int st = cublas().gemm_ex(handle, kCublasOpT, kCublasOpN, n_out, rows, k_in, &alpha, w, type, k_in, x, type, k_in, &beta, y, type, n_out,

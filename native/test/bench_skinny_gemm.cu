@@ -3,8 +3,9 @@
 // shape (as the 32 layers are: nothing stays in L2), each result checked against cuBLAS's.
 //
 //   nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -o bench_skinny native/test/bench_skinny_gemm.cu -lcublas
-//   ./bench_skinny [rows,rows,...]
-#include "skinny_gemm.cuh"
+//   ./bench_skinny [rows,rows,...]          all shapes, variants and splits
+//   ./bench_skinny <rows> <shape> <variant> <splits>   one configuration (for a profiler)
+#include "../src/skinny_gemm.cuh"
 
 #include <cublas_v2.h>
 
@@ -21,35 +22,27 @@
 using bf16 = __nv_bfloat16;
 constexpr int kLayers = 32;
 
-template <int MT, int WARPS, int STAGES>
-cudaError_t launch_mt(const bf16* x, const bf16* w, bf16* y, float* partial, unsigned* counters, int rows, int n, int k, int splits, bool pdl, cudaStream_t s) {
-    cudaLaunchConfig_t config = {};
-    config.gridDim = dim3((n + WARPS * 16 - 1) / (WARPS * 16), splits);
-    config.blockDim = dim3(32 * WARPS);
-    config.stream = s;
-    cudaLaunchAttribute attribute[1];
-    attribute[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attribute[0].val.programmaticStreamSerializationAllowed = 1;
-    if (pdl) { config.attrs = attribute; config.numAttrs = 1; }
+template <int MT, int WARPS, int STAGES, int SUB>
+cudaError_t launch_mt(const bf16* x, const bf16* w, bf16* y, int rows, int n, int k, int splits, bool pdl, cudaStream_t s) {
     // Chained with PDL, consecutive calls only read w and x and write y: the weights may be loaded early.
-    return cudaLaunchKernelEx(&config, psk_skinny::skinny_gemm_kernel<bf16, MT, WARPS, STAGES>, (const bf16*)x, (const bf16*)w, y, partial, counters, rows, n, k, pdl);
+    return psk_skinny::launch_skinny<bf16, MT, WARPS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, pdl, s);
 }
 
-template <int WARPS, int STAGES>
-cudaError_t run(const bf16* x, const bf16* w, bf16* y, float* partial, unsigned* counters, int rows, int n, int k, int splits, bool pdl, cudaStream_t s) {
+template <int WARPS, int STAGES, int SUB = 1>
+cudaError_t run(const bf16* x, const bf16* w, bf16* y, int rows, int n, int k, int splits, bool pdl, cudaStream_t s) {
     switch ((rows + 7) / 8) {
-        case 1: return launch_mt<1, WARPS, STAGES>(x, w, y, partial, counters, rows, n, k, splits, pdl, s);
-        case 2: return launch_mt<2, WARPS, STAGES>(x, w, y, partial, counters, rows, n, k, splits, pdl, s);
-        case 3: return launch_mt<3, WARPS, STAGES>(x, w, y, partial, counters, rows, n, k, splits, pdl, s);
-        case 4: return launch_mt<4, WARPS, STAGES>(x, w, y, partial, counters, rows, n, k, splits, pdl, s);
-        case 5: return launch_mt<5, WARPS, STAGES>(x, w, y, partial, counters, rows, n, k, splits, pdl, s);
-        case 6: return launch_mt<6, WARPS, STAGES>(x, w, y, partial, counters, rows, n, k, splits, pdl, s);
-        case 7: return launch_mt<7, WARPS, STAGES>(x, w, y, partial, counters, rows, n, k, splits, pdl, s);
-        default: return launch_mt<8, WARPS, STAGES>(x, w, y, partial, counters, rows, n, k, splits, pdl, s);
+        case 1: return launch_mt<1, WARPS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, s);
+        case 2: return launch_mt<2, WARPS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, s);
+        case 3: return launch_mt<3, WARPS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, s);
+        case 4: return launch_mt<4, WARPS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, s);
+        case 5: return launch_mt<5, WARPS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, s);
+        case 6: return launch_mt<6, WARPS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, s);
+        case 7: return launch_mt<7, WARPS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, s);
+        default: return launch_mt<8, WARPS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, s);
     }
 }
 
-typedef cudaError_t (*RunFn)(const bf16*, const bf16*, bf16*, float*, unsigned*, int, int, int, int, bool, cudaStream_t);
+typedef cudaError_t (*RunFn)(const bf16*, const bf16*, bf16*, int, int, int, int, bool, cudaStream_t);
 
 template <typename F>
 float time_layers(F&& go, cudaStream_t s) {
@@ -82,17 +75,34 @@ __global__ void fill(bf16* p, size_t count, uint32_t seed, float scale) {
 
 int main(int argc, char** argv) {
     std::vector<int> rows_list = {1, 2, 8, 16, 32, 49, 64};
-    if (argc > 1) {
+    if (argc == 2) {
         rows_list.clear();
         for (char* p = std::strtok(argv[1], ","); p; p = std::strtok(nullptr, ",")) { rows_list.push_back(std::atoi(p)); }
     }
     struct Shape { const char* name; int n, k, layers; } shapes[] = {
         {"wqkv", 6144, 4096, 32}, {"wo", 4096, 4096, 32}, {"w13", 28672, 4096, 32}, {"w2", 4096, 14336, 32}, {"output", 128256, 4096, 1}};
     struct Variant { const char* name; RunFn fn; int warps; } variants[] = {
-        {"4w2s", run<4, 2>, 4}, {"8w1s", run<8, 1>, 8}, {"8w2s", run<8, 2>, 8}, {"8w3s", run<8, 3>, 8}, {"16w1s", run<16, 1>, 16}, {"16w2s", run<16, 2>, 16}, {"32w1s", run<32, 1>, 32}};
-    const int split_list[] = {1, 2, 3, 4, 6, 8, 11, 16};
+        {"4w3s2k", run<4, 3, 2>, 4}, {"8w2s2k", run<8, 2, 2>, 8}, {"8w3s2k", run<8, 3, 2>, 8}, {"4w2s4k", run<4, 2, 4>, 4}, {"8w2s4k", run<8, 2, 4>, 8}};
+    const int split_list[] = {1, 2, 3, 4, 5, 6, 8, 10, 12, 16};
     cudaDeviceProp prop;
     CHECK_CUDA(cudaGetDeviceProperties(&prop, 0));
+    if (argc > 2) {
+        // One configuration, for a profiler: bench_skinny <rows> <shape> <variant> <splits>
+        const int rows = std::atoi(argv[1]), splits = argc > 4 ? std::atoi(argv[4]) : 1;
+        const Shape* sh = nullptr;
+        for (const Shape& c : shapes) { if (std::strcmp(c.name, argv[2]) == 0) { sh = &c; } }
+        const Variant* v = nullptr;
+        for (const Variant& c : variants) { if (argc > 3 && std::strcmp(c.name, argv[3]) == 0) { v = &c; } }
+        if (sh == nullptr || v == nullptr) { std::printf("unknown shape or variant\n"); return 1; }
+        bf16 *w, *x, *y;
+        CHECK_CUDA(cudaMalloc(&w, size_t(sh->n) * sh->k * 2));
+        CHECK_CUDA(cudaMalloc(&x, size_t(64) * sh->k * 2));
+        CHECK_CUDA(cudaMalloc(&y, size_t(64) * sh->n * 2));
+        for (int i = 0; i < 5; i++) { CHECK_CUDA(v->fn(x, w, y, rows, sh->n, sh->k, splits, false, 0)); }
+        CHECK_CUDA(cudaDeviceSynchronize());
+        std::printf("ran %s %d rows %s splits %d\n", sh->name, rows, v->name, splits);
+        return 0;
+    }
     std::printf("GPU: %s (%d SMs)\n", prop.name, prop.multiProcessorCount);
     cudaStream_t s;
     CHECK_CUDA(cudaStreamCreate(&s));
@@ -102,12 +112,6 @@ int main(int argc, char** argv) {
     void* blas_ws;
     CHECK_CUDA(cudaMalloc(&blas_ws, 32 << 20));
     cublasSetWorkspace(blas, blas_ws, 32 << 20);
-    float* partial;
-    unsigned* counters;
-    const size_t partial_floats = size_t(16) << 20;
-    CHECK_CUDA(cudaMalloc(&partial, partial_floats * 4));
-    CHECK_CUDA(cudaMalloc(&counters, 65536 * 4));
-    CHECK_CUDA(cudaMemset(counters, 0, 65536 * 4));
     std::printf("| matmul | rows | cuBLAS us | TB/s | best us | TB/s | best variant | splits | chained PDL us | TB/s | max rel err | variant/splits:us,PDL us |\n");
     std::vector<double> step_blas(rows_list.size()), step_best(rows_list.size()), step_pdl(rows_list.size());
     for (const Shape& sh : shapes) {
@@ -140,11 +144,11 @@ int main(int argc, char** argv) {
                 float v_best = 1e30f;
                 int v_splits = 1;
                 for (int splits : split_list) {
-                    if (splits > sh.k / 64 || size_t(splits) * rows * sh.n > partial_floats || (splits > 1 && groups > 65536)) { continue; }
+                    if (splits > sh.k / 128) { continue; }
                     if (splits > 1 && groups * splits > 8 * prop.multiProcessorCount) { continue; }
-                    auto go = [&](int l) { v.fn(x, ws[l % copies], y, partial, counters, rows, sh.n, sh.k, splits, false, s); };
+                    auto go = [&](int l) { v.fn(x, ws[l % copies], y, rows, sh.n, sh.k, splits, false, s); };
                     CHECK_CUDA(cudaMemset(y, 0, size_t(rows) * sh.n * 2));
-                    go(0);
+                    if (v.fn(x, ws[0], y, rows, sh.n, sh.k, splits, false, s) != cudaSuccess) { cudaGetLastError(); continue; }  // does not fit
                     CHECK_CUDA(cudaStreamSynchronize(s));
                     CHECK_CUDA(cudaGetLastError());
                     CHECK_CUDA(cudaMemcpy(got.data(), y, got.size() * 2, cudaMemcpyDeviceToHost));
@@ -157,9 +161,14 @@ int main(int argc, char** argv) {
                     worst_err = std::max(worst_err, err / scale);
                     const float us = time_layers(go, s);
                     if (us < v_best) { v_best = us; v_splits = splits; }
+                    if (std::getenv("BENCH_EVERY_SPLIT") != nullptr) {  // each split, alone and chained with PDL
+                        const float pdl = time_layers([&](int l) { v.fn(x, ws[l % copies], y, rows, sh.n, sh.k, splits, true, s); }, s);
+                        std::printf("  %s %d rows %s splits %d: %.1f us, chained %.1f us\n", sh.name, rows, v.name, splits, us, pdl);
+                    }
                 }
+                if (v_best > 1e29f) { continue; }
                 // The same call chained with programmatic dependent launch, as in the layer loop.
-                const float v_pdl = time_layers([&](int l) { v.fn(x, ws[l % copies], y, partial, counters, rows, sh.n, sh.k, v_splits, true, s); }, s);
+                const float v_pdl = time_layers([&](int l) { v.fn(x, ws[l % copies], y, rows, sh.n, sh.k, v_splits, true, s); }, s);
                 best_pdl = std::min(best_pdl, v_pdl);
                 char buf[80];
                 std::snprintf(buf, sizeof buf, "%s/%d:%.1f,%.1f ", v.name, v_splits, v_best, v_pdl);

@@ -47,8 +47,9 @@ def main():
     lib.psk_rope_kv_write.argtypes = [ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
                                       ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
     lib.psk_gemv.argtypes = [ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]
+    lib.psk_linear.argtypes = lib.psk_gemv.argtypes
     lib.psk_silu_mul.argtypes = [ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_void_p]
-    check("abi version", lib.psk_abi_version() == 4)
+    check("abi version", lib.psk_abi_version() == 5)
     dev = "cuda"
     g = torch.Generator(device=dev).manual_seed(1)
 
@@ -125,7 +126,24 @@ def main():
             torch_err = (F.linear(x, w).double() - exact).abs().max().item()
             check(f"gemv {dtype} {rows}x{k_in} -> {n_out}", err <= tol, f"max err {err:.3g} (torch's linear {torch_err:.3g})")
 
+        # psk_linear: the layer loop's matmul (gemv, the skinny tensor-core kernel for 2..8 rows on sm_90, cuBLAS).
+        for rows, n_out, k_in in [(2, 6144, 4096), (5, 4096, 14336), (8, 28672, 4096), (3, 1024, 256), (7, 1000, 4096),
+                                  (8, 4080, 512), (9, 4096, 4096), (16, 4096, 14336), (49, 4096, 4096), (1, 4096, 4096)]:
+            x = torch.randn(rows, k_in, device=dev, generator=g).to(dtype)
+            w = (torch.randn(n_out, k_in, device=dev, generator=g) / k_in ** 0.5).to(dtype)
+            y = torch.full((rows, n_out), float("nan"), device=dev, dtype=dtype)
+            assert lib.psk_linear(dt, p(x), p(w), p(y), rows, n_out, k_in, None) == PSK_OK, lib.psk_last_error()
+            y2 = torch.full_like(y, float("nan"))
+            assert lib.psk_linear(dt, p(x), p(w), p(y2), rows, n_out, k_in, None) == PSK_OK, lib.psk_last_error()
+            exact = (x.double() @ w.double().T)
+            err = (y.double() - exact).abs().max().item()
+            tol = (2 ** -8 if dtype == torch.bfloat16 else 2 ** -11) * exact.abs().max().item() + 1e-6 * k_in ** 0.5
+            torch_err = (F.linear(x, w).double() - exact).abs().max().item()
+            check(f"linear {dtype} {rows}x{k_in} -> {n_out}", err <= tol and torch.equal(y, y2),
+                  f"max err {err:.3g} (torch's linear {torch_err:.3g}); repeatable {torch.equal(y, y2)}")
+
     x = torch.zeros(2, 8, device=dev, dtype=torch.bfloat16)
+    check("linear refuses 0 rows", lib.psk_linear(1, p(x), p(x), p(x), 0, 2, 8, None) == PSK_ERR_SHAPE)
     check("gemv refuses 9 rows", lib.psk_gemv(1, p(x), p(x), p(x), 9, 2, 8, None) == PSK_ERR_SHAPE)
     check("gemv refuses k not a multiple of 8", lib.psk_gemv(1, p(x), p(x), p(x), 1, 2, 12, None) == PSK_ERR_SHAPE)
     check("refuses float32", lib.psk_add_rmsnorm(7, p(x), None, p(x), p(x), 2, 8, 1e-5, None) == PSK_ERR_DTYPE and b"dtype" in lib.psk_last_error())
