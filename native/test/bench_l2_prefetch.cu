@@ -7,6 +7,8 @@
 //        native/test/bench_l2_prefetch.cu -L<dir of libpagedsim_flash.so> -lpagedsim_flash -lcublas
 #include "pagedsim_flash.h"
 
+#include "bench_common.cuh"
+
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -17,9 +19,8 @@
 #include <cstring>
 #include <vector>
 
-#define CHECK_CUDA(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) { std::printf("%s: %s\n", #x, cudaGetErrorString(e_)); std::exit(1); } } while (0)
 
-constexpr int kLayers = 32, kBatch = 49, kContext = 512, kPage = 256, kHeads = 32, kKvHeads = 8, kHeadDim = 128, kDim = 4096;
+constexpr int kBatch = 49, kContext = 512, kPage = 256, kHeads = 32, kKvHeads = 8, kHeadDim = 128, kDim = 4096;
 
 __global__ void prefetch_l2(const char* p, size_t bytes, unsigned chunk, int mode) {
     uint64_t policy = 0;
@@ -34,32 +35,7 @@ __global__ void prefetch_l2(const char* p, size_t bytes, unsigned chunk, int mod
     }
 }
 
-__global__ void fill(__nv_bfloat16* p, size_t count, uint32_t seed, float scale) {
-    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x) {
-        uint32_t h = uint32_t(i) * 2654435761u ^ seed;
-        h ^= h >> 15; h *= 2246822519u; h ^= h >> 13;
-        p[i] = __float2bfloat16((float(h & 0xffff) / 65535.f - 0.5f) * scale);
-    }
-}
 
-template <typename F>
-float time_layers(F&& go, cudaStream_t s) {
-    cudaEvent_t a, b;
-    cudaEventCreate(&a);
-    cudaEventCreate(&b);
-    for (int l = 0; l < kLayers; l++) { go(l); }
-    float best = 1e30f;
-    for (int rep = 0; rep < 5; rep++) {
-        cudaEventRecord(a, s);
-        for (int l = 0; l < kLayers; l++) { go(l); }
-        cudaEventRecord(b, s);
-        cudaEventSynchronize(b);
-        float ms = 0;
-        cudaEventElapsedTime(&ms, a, b);
-        best = std::min(best, ms);
-    }
-    return best * 1e3f / kLayers;
-}
 
 int main(int argc, char** argv) {
     const int batch = argc > 1 ? std::atoi(argv[1]) : kBatch, context = argc > 2 ? std::atoi(argv[2]) : kContext;
@@ -78,15 +54,15 @@ int main(int argc, char** argv) {
         CHECK_CUDA(cudaMalloc(&k[l], kv_elems * 2));
         CHECK_CUDA(cudaMalloc(&v[l], kv_elems * 2));
         CHECK_CUDA(cudaMalloc(&wo[l], size_t(kDim) * kDim * 2));
-        fill<<<512, 256, 0, s>>>(k[l], kv_elems, 1 + l, 1.f);
-        fill<<<512, 256, 0, s>>>(v[l], kv_elems, 100 + l, 1.f);
-        fill<<<512, 256, 0, s>>>(wo[l], size_t(kDim) * kDim, 200 + l, 0.05f);
+        fill_bf16<<<512, 256, 0, s>>>(k[l], kv_elems, 1 + l, 1.f);
+        fill_bf16<<<512, 256, 0, s>>>(v[l], kv_elems, 100 + l, 1.f);
+        fill_bf16<<<512, 256, 0, s>>>(wo[l], size_t(kDim) * kDim, 200 + l, 0.05f);
     }
     __nv_bfloat16 *q, *attn, *y;
     CHECK_CUDA(cudaMalloc(&q, size_t(batch) * kDim * 2));
     CHECK_CUDA(cudaMalloc(&attn, size_t(batch) * kDim * 2));
     CHECK_CUDA(cudaMalloc(&y, size_t(batch) * kDim * 2));
-    fill<<<64, 256, 0, s>>>(q, size_t(batch) * kDim, 7, 1.f);
+    fill_bf16<<<64, 256, 0, s>>>(q, size_t(batch) * kDim, 7, 1.f);
     std::vector<int32_t> table(size_t(batch) * blocks_per_seq), lens(batch, context);
     for (int i = 0; i < blocks; i++) { table[i] = (i * 7919) % blocks; }
     int32_t *d_table, *d_lens;
@@ -129,21 +105,21 @@ int main(int argc, char** argv) {
     const size_t wbytes = size_t(kDim) * kDim * 2;
     auto prefetch = [&](int l, int mode, int ctas, unsigned chunk) { prefetch_l2<<<ctas, 32, 0, s>>>(reinterpret_cast<const char*>(wo[l]), wbytes, chunk, mode); };
     const double kv_gb = double(batch) * context * kKvHeads * kHeadDim * 2 * 2 / 1e9, w_gb = wbytes / 1e9;
-    const float t_attn = time_layers(attention, s);
-    const float t_gemm = time_layers(gemm, s);
-    const float t_both = time_layers([&](int l) { attention(l); gemm(l); }, s);
+    const float t_attn = time_layers(attention, s, 5);
+    const float t_gemm = time_layers(gemm, s, 5);
+    const float t_both = time_layers([&](int l) { attention(l); gemm(l); }, s, 5);
     std::printf("attention %.1f us (%.2f TB/s); wo matmul %.1f us (%.2f TB/s); attention then matmul %.1f us (%.2f TB/s)\n", t_attn,
                 kv_gb / t_attn * 1e3, t_gemm, w_gb / t_gemm * 1e3, t_both, (kv_gb + w_gb) / t_both * 1e3);
     std::printf("prefetch alone then matmul: ");
     for (int mode : {1, 2}) {
-        float t = time_layers([&](int l) { prefetch(l, mode, 8, 65536); gemm(l); }, s);
+        float t = time_layers([&](int l) { prefetch(l, mode, 8, 65536); gemm(l); }, s, 5);
         std::printf("%s %.1f us  ", mode == 2 ? "evict_last" : "normal", t);
     }
     std::printf("\n| prefetch | CTAs x 32 | chunk KB | prefetch + attention + matmul us | TB/s | vs attention then matmul |\n");
     for (int mode : {1, 2}) {
         for (int ctas : {1, 8, 64}) {
             for (unsigned chunk : {16384u, 65536u, 262144u}) {
-                float t = time_layers([&](int l) { prefetch(l, mode, ctas, chunk); attention(l); gemm(l); }, s);
+                float t = time_layers([&](int l) { prefetch(l, mode, ctas, chunk); attention(l); gemm(l); }, s, 5);
                 std::printf("| %s | %d | %u | %.1f | %.2f | %+.1f |\n", mode == 2 ? "evict_last" : "normal", ctas, chunk / 1024, t, (kv_gb + w_gb) / t * 1e3, t - t_both);
             }
         }

@@ -3,6 +3,8 @@
 // are: nothing stays in L2). Shows how far cuBLAS's default choice is from the best it has at small row counts.
 //
 //   nvcc -O2 -std=c++17 -o bench_lt_gemms native/test/bench_lt_gemms.cu -lcublasLt -lcublas && ./bench_lt_gemms
+#include "bench_common.cuh"
+
 #include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
@@ -13,32 +15,9 @@
 #include <cstdlib>
 #include <vector>
 
-#define CHECK_CUDA(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) { std::printf("%s: %s\n", #x, cudaGetErrorString(e_)); std::exit(1); } } while (0)
 #define CHECK_BLAS(x) do { int s_ = int(x); if (s_ != 0) { std::printf("%s: status %d\n", #x, s_); std::exit(1); } } while (0)
 
-constexpr int kLayers = 32;
 constexpr size_t kWorkspace = size_t(32) << 20;
-
-template <typename F>
-float time_layers(F&& run, cudaStream_t s) {
-    cudaEvent_t a, b;
-    cudaEventCreate(&a);
-    cudaEventCreate(&b);
-    for (int l = 0; l < kLayers; l++) { run(l); }  // warm
-    float best = 1e30f;
-    for (int rep = 0; rep < 3; rep++) {
-        cudaEventRecord(a, s);
-        for (int l = 0; l < kLayers; l++) { run(l); }
-        cudaEventRecord(b, s);
-        cudaEventSynchronize(b);
-        float ms = 0;
-        cudaEventElapsedTime(&ms, a, b);
-        best = std::min(best, ms);
-    }
-    cudaEventDestroy(a);
-    cudaEventDestroy(b);
-    return best * 1e3f / kLayers;  // microseconds per matmul
-}
 
 int main() {
     struct Shape { const char* name; int n, k; } shapes[] = {{"wqkv", 6144, 4096}, {"wo", 4096, 4096}, {"w13", 28672, 4096}, {"w2", 4096, 14336}};

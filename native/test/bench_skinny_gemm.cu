@@ -6,6 +6,7 @@
 //   ./bench_skinny [rows,rows,...]          all shapes, variants and splits
 //   ./bench_skinny <rows> <shape> <variant> <splits>   one configuration (for a profiler)
 #include "../src/skinny_gemm.cuh"
+#include "bench_common.cuh"
 
 #include <cublas_v2.h>
 
@@ -17,10 +18,8 @@
 #include <string>
 #include <vector>
 
-#define CHECK_CUDA(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) { std::printf("%s: %s\n", #x, cudaGetErrorString(e_)); std::exit(1); } } while (0)
 
 using bf16 = __nv_bfloat16;
-constexpr int kLayers = 32;
 
 template <int MT, int WARPS, int STAGES, int SUB>
 cudaError_t launch_mt(const bf16* x, const bf16* w, bf16* y, int rows, int n, int k, int splits, bool pdl, cudaStream_t s) {
@@ -44,34 +43,7 @@ cudaError_t run(const bf16* x, const bf16* w, bf16* y, int rows, int n, int k, i
 
 typedef cudaError_t (*RunFn)(const bf16*, const bf16*, bf16*, int, int, int, int, bool, cudaStream_t);
 
-template <typename F>
-float time_layers(F&& go, cudaStream_t s) {
-    cudaEvent_t a, b;
-    cudaEventCreate(&a);
-    cudaEventCreate(&b);
-    for (int l = 0; l < kLayers; l++) { go(l); }
-    float best = 1e30f;
-    for (int rep = 0; rep < 3; rep++) {
-        cudaEventRecord(a, s);
-        for (int l = 0; l < kLayers; l++) { go(l); }
-        cudaEventRecord(b, s);
-        cudaEventSynchronize(b);
-        float ms = 0;
-        cudaEventElapsedTime(&ms, a, b);
-        best = std::min(best, ms);
-    }
-    cudaEventDestroy(a);
-    cudaEventDestroy(b);
-    return best * 1e3f / kLayers;
-}
 
-__global__ void fill(bf16* p, size_t count, uint32_t seed, float scale) {
-    for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x) {
-        uint32_t h = uint32_t(i) * 2654435761u ^ seed;
-        h ^= h >> 15; h *= 2246822519u; h ^= h >> 13;
-        p[i] = __float2bfloat16((float(h & 0xffff) / 65535.f - 0.5f) * scale);
-    }
-}
 
 int main(int argc, char** argv) {
     std::vector<int> rows_list = {1, 2, 8, 16, 32, 49, 64};
@@ -119,12 +91,12 @@ int main(int argc, char** argv) {
         const int copies = sh.layers == 1 ? 2 : kLayers;
         std::vector<bf16*> ws(copies);
         for (auto& p : ws) { CHECK_CUDA(cudaMalloc(&p, wcount * 2)); }
-        for (int i = 0; i < copies; i++) { fill<<<1024, 256, 0, s>>>(ws[i], wcount, 17 + i, 0.05f); }
+        for (int i = 0; i < copies; i++) { fill_bf16<<<1024, 256, 0, s>>>(ws[i], wcount, 17 + i, 0.05f); }
         bf16 *x, *y, *yref;
         CHECK_CUDA(cudaMalloc(&x, size_t(64) * sh.k * 2));
         CHECK_CUDA(cudaMalloc(&y, size_t(64) * sh.n * 2));
         CHECK_CUDA(cudaMalloc(&yref, size_t(64) * sh.n * 2));
-        fill<<<256, 256, 0, s>>>(x, size_t(64) * sh.k, 99, 2.f);
+        fill_bf16<<<256, 256, 0, s>>>(x, size_t(64) * sh.k, 99, 2.f);
         for (size_t ri = 0; ri < rows_list.size(); ri++) {
             const int rows = rows_list[ri];
             const float alpha = 1.f, beta = 0.f;
