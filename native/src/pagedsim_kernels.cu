@@ -237,8 +237,8 @@ cudaError_t launch_gemv(const T* x, const T* w, T* y, int rows, int n_out, int k
 
 // Rows 2..kSkinnyMaxRows of the layer loop's matmuls run skinny_gemm.cuh's kernel on compute capability 9.0+ (it
 // splits k across a thread-block cluster). Chained with programmatic dependent launch it takes 3-4% off an H100 decode
-// step at 2-8 rows; at 16 rows it gained 0.6% on an H100 and lost 2% on an H200, and from about 32 rows on cuBLAS is
-// faster (docs/runner.md).
+// step at 2-8 rows; at 16 rows it gained 0.6% on an H100 and lost 2% on an H200, and at 49 rows cuBLAS is faster
+// (docs/runner.md).
 constexpr int kSkinnyMaxRows = 8;
 constexpr int kSkinnyWarps = 8, kSkinnyStages = 3, kSkinnySub = 2;  // the best shape measured on the H100
 
@@ -257,7 +257,7 @@ bool skinny_applies(int rows, int n_out, int k_in, const void* x, const void* w)
 }
 
 // Splits of k: about 1.5 blocks per multiprocessor (the best measured on the H100, chained with programmatic
-// dependent launch), at least 2 (a single split chained that way measured 10-15% slower), at most 8 (a portable
+// dependent launch), at least 2 (one split, chained that way, measured up to 13% slower), at most 8 (a portable
 // cluster), and at least two stages of k per block.
 int skinny_splits(int n_out, int k_in, int sms) {
     const int groups = (n_out + kSkinnyWarps * 16 - 1) / (kSkinnyWarps * 16), stages = k_in / (64 * kSkinnySub);
