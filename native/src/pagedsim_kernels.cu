@@ -249,11 +249,11 @@ int multiprocessors(int device) {
     return count[device];
 }
 
-bool skinny_applies(int rows, int n_out, int k_in, const void* x, const void* w) {
-    int device = 0;
+// Whether the skinny kernel takes this matmul on `device` (the current one).
+bool skinny_applies(int device, int rows, int n_out, int k_in, const void* x, const void* w) {
     return rows >= 2 && rows <= kSkinnyMaxRows && n_out % 16 == 0 && k_in % (2 * 64 * kSkinnySub) == 0 &&
-           (reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(w)) % 16 == 0 && cudaGetDevice(&device) == cudaSuccess &&
-           programmatic_launch(device) && multiprocessors(device) > 0;
+           (reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(w)) % 16 == 0 && programmatic_launch(device) &&
+           multiprocessors(device) > 0;
 }
 
 // Splits of k: about 1.5 blocks per multiprocessor (the best measured on the H100, chained with programmatic
@@ -269,19 +269,17 @@ int skinny_splits(int n_out, int k_in, int sms) {
 }
 
 template <typename T>
-cudaError_t launch_skinny_rows(const T* x, const T* w, T* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s) {
-    int device = 0;
-    cudaGetDevice(&device);
-    const int splits = skinny_splits(n_out, k_in, multiprocessors(device));
+cudaError_t launch_skinny_rows(int device, const T* x, const T* w, T* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s) {
     static_assert(kSkinnyMaxRows <= 8, "one n8 tile of rows");
-    return psk_skinny::launch_skinny<T, 1, kSkinnyWarps, kSkinnyStages, kSkinnySub>(x, w, y, rows, n_out, k_in, splits, early_weights, true, s);
+    const int splits = skinny_splits(n_out, k_in, multiprocessors(device));
+    return psk_skinny::launch_skinny<T, 1, kSkinnyWarps, kSkinnyStages, kSkinnySub>(device, x, w, y, rows, n_out, k_in, splits, early_weights, true, s);
 }
 
 // The skinny matmul where skinny_applies; early_weights as skinny_gemm_kernel takes it.
-int32_t skinny(int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s) {
+int32_t skinny(int device, int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s) {
     cudaError_t e = dtype == PSK_DTYPE_BF16
-        ? launch_skinny_rows(static_cast<const __nv_bfloat16*>(x), static_cast<const __nv_bfloat16*>(w), static_cast<__nv_bfloat16*>(y), rows, n_out, k_in, early_weights, s)
-        : launch_skinny_rows(static_cast<const __half*>(x), static_cast<const __half*>(w), static_cast<__half*>(y), rows, n_out, k_in, early_weights, s);
+        ? launch_skinny_rows(device, static_cast<const __nv_bfloat16*>(x), static_cast<const __nv_bfloat16*>(w), static_cast<__nv_bfloat16*>(y), rows, n_out, k_in, early_weights, s)
+        : launch_skinny_rows(device, static_cast<const __half*>(x), static_cast<const __half*>(w), static_cast<__half*>(y), rows, n_out, k_in, early_weights, s);
     return launched("skinny matmul", e);
 }
 
@@ -473,8 +471,8 @@ PSK_API int32_t psk_forward_layers(const psk_forward_args* a) {
     psf_fwd_args attention = a->attention;
     int32_t rc = PSK_OK;
 #define PSK_STEP(expr) do { rc = (expr); if (rc != PSK_OK) return rc; } while (0)
-    void* handle = nullptr;  // one row, or 2..8 on the skinny kernel, needs no cuBLAS
-    if (a->tokens > kSkinnyMaxRows) { PSK_STEP(cublas_handle(s, &handle)); }
+    void* handle = nullptr;  // one row needs no cuBLAS; for more, one handle serves every matmul of the pass
+    if (a->tokens > 1) { PSK_STEP(cublas_handle(s, &handle)); }
     for (int l = 0; l < a->layers; l++) {
         const psk_layer& w = a->layer[l];
         PSK_STEP(psk_add_rmsnorm(a->dtype, a->residual, l == 0 ? nullptr : a->delta, w.attention_norm, a->normed, a->tokens, a->dim, a->norm_eps, s));
@@ -638,7 +636,12 @@ int32_t cublas_handle(cudaStream_t s, void** handle) {
 
 int32_t linear(void* handle, int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s) {
     if (rows <= 1) { return gemv(dtype, x, w, y, rows, n_out, k_in, early_weights, s); }
-    if (skinny_applies(rows, n_out, k_in, x, w)) { return skinny(dtype, x, w, y, rows, n_out, k_in, early_weights, s); }
+    if (rows <= kSkinnyMaxRows) {
+        int device = 0;
+        int32_t rc = current_device(&device);
+        if (rc != PSK_OK) { return rc; }
+        if (skinny_applies(device, rows, n_out, k_in, x, w)) { return skinny(device, dtype, x, w, y, rows, n_out, k_in, early_weights, s); }
+    }
     if (handle == nullptr) {
         int32_t rc = cublas_handle(s, &handle);
         if (rc != PSK_OK) { return rc; }

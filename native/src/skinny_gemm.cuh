@@ -226,25 +226,23 @@ __global__ void __launch_bounds__(32 * WARPS) skinny_gemm_kernel(const T* __rest
 #endif
 }
 
-// Launches skinny_gemm_kernel<T, MT, WARPS, STAGES, SUB> over n columns with k split `splits` ways (a cluster of
+// Launches skinny_gemm_kernel<T, MT, WARPS, STAGES, SUB> on the current device (`device`) over n columns with k split
+// `splits` ways (a cluster of
 // that many blocks; at most 8, or 16 where the device allows non-portable clusters). Needs compute capability 9.0,
 // rows <= 8 * MT, n a multiple of 16, k a multiple of 64 * SUB with at least `splits` stages, x and w 16-byte
 // aligned. pdl: the launch may start before the previous kernel in s ends (programmatic dependent launch);
 // early_weights as the kernel takes it.
 template <typename T, int MT, int WARPS, int STAGES, int SUB>
-cudaError_t launch_skinny(const T* x, const T* w, T* y, int rows, int n, int k, int splits, bool early_weights, bool pdl, cudaStream_t s) {
+cudaError_t launch_skinny(int device, const T* x, const T* w, T* y, int rows, int n, int k, int splits, bool early_weights, bool pdl, cudaStream_t s) {
     auto kernel = skinny_gemm_kernel<T, MT, WARPS, STAGES, SUB>;
     constexpr int kShared = launch_shared_bytes(MT, WARPS, STAGES, SUB);
     static_assert(kShared <= 227 * 1024, "the stages exceed the shared memory of a block");
     // The kernel's attributes, once per instantiation and device (a benign race: the same values are set).
     constexpr int kDevices = 64;
     static bool prepared[kDevices] = {};
-    int device = 0;
-    cudaError_t e = cudaGetDevice(&device);
-    if (e != cudaSuccess) { return e; }
     if (device < 0 || device >= kDevices) { return cudaErrorInvalidDevice; }
     if (!prepared[device]) {
-        e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kShared);
+        cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kShared);
         if (e == cudaSuccess) { e = cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1); }
         if (e != cudaSuccess) { return e; }
         prepared[device] = true;

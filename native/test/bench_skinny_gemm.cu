@@ -24,7 +24,7 @@ using bf16 = __nv_bfloat16;
 template <int MT, int WARPS, int STAGES, int SUB>
 cudaError_t launch_mt(const bf16* x, const bf16* w, bf16* y, int rows, int n, int k, int splits, bool pdl, cudaStream_t s) {
     // Chained with PDL, consecutive calls only read w and x and write y: the weights may be loaded early.
-    return psk_skinny::launch_skinny<bf16, MT, WARPS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, pdl, s);
+    return psk_skinny::launch_skinny<bf16, MT, WARPS, STAGES, SUB>(0, x, w, y, rows, n, k, splits, pdl, pdl, s);  // device 0
 }
 
 template <int WARPS, int STAGES, int SUB = 1>
