@@ -8,7 +8,7 @@ mkdir -p "$OUT_DIR/obj"
 FLAGS=(-O3 -std=c++17 --expt-relaxed-constexpr --expt-extended-lambda --use_fast_math
   -U__CUDA_NO_HALF_OPERATORS__ -U__CUDA_NO_HALF_CONVERSIONS__ -U__CUDA_NO_HALF2_OPERATORS__
   -U__CUDA_NO_BFLOAT16_CONVERSIONS__ -Xcompiler -fPIC -Xcompiler -fvisibility=hidden --threads 2
-  -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
+  -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90a,code=sm_90a -DPSK_HAVE_SM90A
   -DFLASHATTENTION_DISABLE_DROPOUT -DFLASHATTENTION_DISABLE_ALIBI -DFLASHATTENTION_DISABLE_SOFTCAP
   -DFLASHATTENTION_DISABLE_UNEVEN_K -DFLASHATTENTION_DISABLE_LOCAL
   -I"$HERE/include" -I"$HERE/shim" -I"$FA_SRC" -I"$CUTLASS_INC")

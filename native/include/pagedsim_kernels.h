@@ -90,9 +90,11 @@ PSK_API int32_t psk_gemv(int32_t dtype, const void* x, const void* w, void* y, i
 
 /*
  * y [rows, n_out] = x [rows, k_in] · w [n_out, k_in]^T as the layer loop computes it: psk_gemv for one row (its
- * requirements apply); for 2..8 rows on compute capability 9.0+, where n_out is a multiple of 16, k_in of 256 and x
- * and w are 16-byte aligned, a tensor-core kernel of this library that streams w once and splits k across a
- * thread-block cluster; otherwise cuBLAS. float32 accumulation, rounded once; deterministic for a given shape.
+ * requirements apply); on compute capability 9.0+, where n_out is a multiple of 16 and x and w are 16-byte aligned,
+ * tensor-core kernels of this library that stream w once: for 2..8 rows one that splits k across a thread-block
+ * cluster (k_in a multiple of 256), for 9..64 rows on compute capability 9.0 exactly one built on TMA and wgmma
+ * (k_in a multiple of 64; the library built for sm_90a); otherwise cuBLAS. float32 accumulation, rounded once;
+ * deterministic for a given shape and GPU.
  */
 PSK_API int32_t psk_linear(int32_t dtype, const void* x, const void* w, void* y, int32_t rows, int32_t n_out, int32_t k_in, void* stream);
 

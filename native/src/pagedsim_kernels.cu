@@ -5,6 +5,7 @@
 
 #include "pdl.cuh"
 #include "skinny_gemm.cuh"
+#include "wgmma_gemm.cuh"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -237,8 +238,7 @@ cudaError_t launch_gemv(const T* x, const T* w, T* y, int rows, int n_out, int k
 
 // Rows 2..kSkinnyMaxRows of the layer loop's matmuls run skinny_gemm.cuh's kernel on compute capability 9.0+ (it
 // splits k across a thread-block cluster). Chained with programmatic dependent launch it takes 3-4% off an H100 decode
-// step at 2-8 rows; at 16 rows it gained 0.6% on an H100 and lost 2% on an H200, and at 49 rows cuBLAS is faster
-// (docs/runner.md).
+// step at 2-8 rows (docs/runner.md).
 constexpr int kSkinnyMaxRows = 8;
 constexpr int kSkinnyWarps = 8, kSkinnyStages = 3, kSkinnySub = 2;  // the best shape measured on the H100
 
@@ -272,7 +272,7 @@ template <typename T>
 cudaError_t launch_skinny_rows(int device, const T* x, const T* w, T* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s) {
     static_assert(kSkinnyMaxRows <= 8, "one n8 tile of rows");
     const int splits = skinny_splits(n_out, k_in, multiprocessors(device));
-    return psk_skinny::launch_skinny<T, 1, kSkinnyWarps, kSkinnyStages, kSkinnySub>(device, x, w, y, rows, n_out, k_in, splits, early_weights, true, s);
+    return psk_skinny::launch_skinny<T, 1, 1, kSkinnyWarps, 1, kSkinnyStages, kSkinnySub>(device, x, w, y, rows, n_out, k_in, splits, early_weights, true, s);
 }
 
 // The skinny matmul where skinny_applies; early_weights as skinny_gemm_kernel takes it.
@@ -281,6 +281,74 @@ int32_t skinny(int device, int32_t dtype, const void* x, const void* w, void* y,
         ? launch_skinny_rows(device, static_cast<const __nv_bfloat16*>(x), static_cast<const __nv_bfloat16*>(w), static_cast<__nv_bfloat16*>(y), rows, n_out, k_in, early_weights, s)
         : launch_skinny_rows(device, static_cast<const __half*>(x), static_cast<const __half*>(w), static_cast<__half*>(y), rows, n_out, k_in, early_weights, s);
     return launched("skinny matmul", e);
+}
+
+// Rows kSkinnyMaxRows + 1 .. kWgmmaMaxRows run wgmma_gemm.cuh's kernel (TMA and wgmma) on compute capability 9.0 when
+// the library was built for sm_90a (PSK_HAVE_SM90A); cuBLAS otherwise. Its shape, as measured on the H100
+// (docs/runner.md): one m64 tile of columns a block and 8 stages, or for wide matrices (at least 3 x 64 columns per
+// multiprocessor) two tiles and 4 stages; k split so the blocks about fill the GPU once.
+constexpr int kWgmmaMaxRows = 64;
+constexpr int kWideTiles = 2, kWideStages = 4, kNarrowTiles = 1, kNarrowStages = 8;
+
+int compute_capability(int device) {
+    static int version[kMaxDevices] = {};  // major * 10 + minor; 0 = not queried yet (a benign race)
+    if (device < 0 || device >= kMaxDevices) { return 0; }
+    if (version[device] == 0) {
+        int major = 0, minor = 0;
+        if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+            cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess) {
+            return 0;
+        }
+        version[device] = major * 10 + minor;
+    }
+    return version[device];
+}
+
+// Whether the wgmma kernel takes this matmul on `device` (the current one).
+bool wgmma_applies(int device, int rows, int n_out, int k_in, const void* x, const void* w) {
+#ifdef PSK_HAVE_SM90A
+    return rows > kSkinnyMaxRows && rows <= kWgmmaMaxRows && n_out % 16 == 0 && k_in % 64 == 0 &&
+           (reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(w)) % 16 == 0 && compute_capability(device) == 90 &&
+           multiprocessors(device) > 0 && psk_wgmma::encode_tiled() != nullptr;
+#else
+    (void)device; (void)rows; (void)n_out; (void)k_in; (void)x; (void)w;
+    return false;
+#endif
+}
+
+template <typename T, int MT>
+cudaError_t launch_wgmma_mt(int device, const T* x, const T* w, T* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s) {
+    const int sms = multiprocessors(device), chunks = k_in / 64;
+    const bool wide = n_out >= 3 * 64 * sms;
+    const int groups = (n_out + 64 * (wide ? kWideTiles : kNarrowTiles) - 1) / (64 * (wide ? kWideTiles : kNarrowTiles));
+    int splits = sms / groups;
+    if (splits > 8) { splits = 8; }
+    if (splits > chunks / 2) { splits = chunks / 2; }
+    if (splits < 1) { splits = 1; }
+    return wide ? psk_wgmma::launch_wgmma<T, MT, kWideTiles, kWideStages, 1>(device, x, w, y, rows, n_out, k_in, splits, early_weights, true, s)
+                : psk_wgmma::launch_wgmma<T, MT, kNarrowTiles, kNarrowStages, 1>(device, x, w, y, rows, n_out, k_in, splits, early_weights, true, s);
+}
+
+template <typename T>
+cudaError_t launch_wgmma_rows(int device, const T* x, const T* w, T* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s) {
+    static_assert(kSkinnyMaxRows == 8 && kWgmmaMaxRows == 64, "wgmma's N from 16 to 64");
+    switch ((rows + 7) / 8) {
+        case 2: return launch_wgmma_mt<T, 2>(device, x, w, y, rows, n_out, k_in, early_weights, s);
+        case 3: return launch_wgmma_mt<T, 3>(device, x, w, y, rows, n_out, k_in, early_weights, s);
+        case 4: return launch_wgmma_mt<T, 4>(device, x, w, y, rows, n_out, k_in, early_weights, s);
+        case 5: return launch_wgmma_mt<T, 5>(device, x, w, y, rows, n_out, k_in, early_weights, s);
+        case 6: return launch_wgmma_mt<T, 6>(device, x, w, y, rows, n_out, k_in, early_weights, s);
+        case 7: return launch_wgmma_mt<T, 7>(device, x, w, y, rows, n_out, k_in, early_weights, s);
+        default: return launch_wgmma_mt<T, 8>(device, x, w, y, rows, n_out, k_in, early_weights, s);
+    }
+}
+
+// The wgmma matmul where wgmma_applies; early_weights as wgmma_gemm_kernel takes it.
+int32_t wgmma(int device, int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s) {
+    cudaError_t e = dtype == PSK_DTYPE_BF16
+        ? launch_wgmma_rows(device, static_cast<const __nv_bfloat16*>(x), static_cast<const __nv_bfloat16*>(w), static_cast<__nv_bfloat16*>(y), rows, n_out, k_in, early_weights, s)
+        : launch_wgmma_rows(device, static_cast<const __half*>(x), static_cast<const __half*>(w), static_cast<__half*>(y), rows, n_out, k_in, early_weights, s);
+    return launched("wgmma matmul", e);
 }
 
 // cuBLAS through the library the process already holds (PyTorch links it): no link-time dependency, and no second
@@ -325,7 +393,8 @@ const Cublas& cublas() {
 int32_t cublas_handle(cudaStream_t s, void** handle);
 
 // y [rows, n_out] = x [rows, k_in] . w [n_out, k_in]^T, as torch.nn.functional.linear: one row runs psk_gemv, 2..8
-// rows the skinny kernel where it applies (neither needs the handle), others cuBLAS: column-major, it sees
+// rows the skinny kernel and 9..64 the wgmma kernel where they apply (none needs the handle), others cuBLAS:
+// column-major, it sees
 // y^T = w . x^T, i.e. op(A) = w^T of the [k_in, n_out] column-major view of w.
 // early_weights: no kernel before it in the stream writes w (the layer loop), so the first weight loads may go out
 // before waiting for that kernel. handle: this thread's cuBLAS handle for s, or null to get it if cuBLAS is needed.
@@ -636,11 +705,12 @@ int32_t cublas_handle(cudaStream_t s, void** handle) {
 
 int32_t linear(void* handle, int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s) {
     if (rows <= 1) { return gemv(dtype, x, w, y, rows, n_out, k_in, early_weights, s); }
-    if (rows <= kSkinnyMaxRows) {
+    if (rows <= kWgmmaMaxRows) {
         int device = 0;
         int32_t rc = current_device(&device);
         if (rc != PSK_OK) { return rc; }
         if (skinny_applies(device, rows, n_out, k_in, x, w)) { return skinny(device, dtype, x, w, y, rows, n_out, k_in, early_weights, s); }
+        if (wgmma_applies(device, rows, n_out, k_in, x, w)) { return wgmma(device, dtype, x, w, y, rows, n_out, k_in, early_weights, s); }
     }
     if (handle == nullptr) {
         int32_t rc = cublas_handle(s, &handle);

@@ -1,11 +1,14 @@
-// The decode matmuls of Llama-3-8B (y [rows, n] = x [rows, k] . w [n, k]^T, bf16) through skinny_gemm.cuh's kernel,
-// for every block shape and split of k it offers, next to cublasGemmEx; timed over 32 distinct weight matrices per
-// shape (as the 32 layers are: nothing stays in L2), each result checked against cuBLAS's.
+// The decode matmuls of Llama-3-8B (y [rows, n] = x [rows, k] . w [n, k]^T, bf16) through the library's two
+// tensor-core kernels (skinny_gemm.cuh: mma.sync, the 2-8-row one; wgmma_gemm.cuh: TMA + wgmma, the 9-64-row one),
+// for the block shapes and splits of k each offers, next to cublasGemmEx; timed over 32 distinct weight matrices per
+// shape (as the 32 layers are: nothing stays in L2), alone and chained with programmatic dependent launch, each
+// result checked against cuBLAS's.
 //
-//   nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -o bench_skinny native/test/bench_skinny_gemm.cu -lcublas
-//   ./bench_skinny [rows,rows,...]          all shapes, variants and splits
+//   nvcc -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -o bench_skinny native/test/bench_skinny_gemm.cu -lcublas -ldl
+//   ./bench_skinny [rows,rows,...]          all shapes, variants and splits (BENCH_VARIANTS=name,name: those only)
 //   ./bench_skinny <rows> <shape> <variant> <splits>   one configuration (for a profiler)
 #include "../src/skinny_gemm.cuh"
+#include "../src/wgmma_gemm.cuh"
 #include "bench_common.cuh"
 
 #include <cublas_v2.h>
@@ -21,29 +24,32 @@
 
 using bf16 = __nv_bfloat16;
 
-template <int MT, int WARPS, int STAGES, int SUB>
+template <int MT, int WT, int CW, int KS, int STAGES, int SUB>
 cudaError_t launch_mt(const bf16* x, const bf16* w, bf16* y, int rows, int n, int k, int splits, bool pdl, cudaStream_t s) {
     // Chained with PDL, consecutive calls only read w and x and write y: the weights may be loaded early.
-    return psk_skinny::launch_skinny<bf16, MT, WARPS, STAGES, SUB>(0, x, w, y, rows, n, k, splits, pdl, pdl, s);  // device 0
+    return psk_skinny::launch_skinny<bf16, MT, WT, CW, KS, STAGES, SUB>(0, x, w, y, rows, n, k, splits, pdl, pdl, s);  // device 0
 }
 
-template <int WARPS, int STAGES, int SUB = 1>
+// Rows in n8 tiles: 1, 2, 4, 7 or 8 of them (the row counts measured).
+template <int WT, int CW, int KS, int STAGES, int SUB>
 cudaError_t run(const bf16* x, const bf16* w, bf16* y, int rows, int n, int k, int splits, bool pdl, cudaStream_t s) {
-    switch ((rows + 7) / 8) {
-        case 1: return launch_mt<1, WARPS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, s);
-        case 2: return launch_mt<2, WARPS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, s);
-        case 3: return launch_mt<3, WARPS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, s);
-        case 4: return launch_mt<4, WARPS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, s);
-        case 5: return launch_mt<5, WARPS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, s);
-        case 6: return launch_mt<6, WARPS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, s);
-        case 7: return launch_mt<7, WARPS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, s);
-        default: return launch_mt<8, WARPS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, s);
-    }
+    if (rows <= 8) { return launch_mt<1, WT, CW, KS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, s); }
+    if (rows <= 16) { return launch_mt<2, WT, CW, KS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, s); }
+    if (rows <= 32) { return launch_mt<4, WT, CW, KS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, s); }
+    if (rows <= 56) { return launch_mt<7, WT, CW, KS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, s); }
+    return launch_mt<8, WT, CW, KS, STAGES, SUB>(x, w, y, rows, n, k, splits, pdl, s);
+}
+
+// The wgmma kernel, TILES m64 tiles of columns a block: rows in n8 tiles of 2, 4, 7 or 8.
+template <int TILES, int STAGES, int SUB>
+cudaError_t run_wgmma(const bf16* x, const bf16* w, bf16* y, int rows, int n, int k, int splits, bool pdl, cudaStream_t s) {
+    if (rows <= 16) { return psk_wgmma::launch_wgmma<bf16, 2, TILES, STAGES, SUB>(0, x, w, y, rows, n, k, splits, pdl, pdl, s); }
+    if (rows <= 32) { return psk_wgmma::launch_wgmma<bf16, 4, TILES, STAGES, SUB>(0, x, w, y, rows, n, k, splits, pdl, pdl, s); }
+    if (rows <= 56) { return psk_wgmma::launch_wgmma<bf16, 7, TILES, STAGES, SUB>(0, x, w, y, rows, n, k, splits, pdl, pdl, s); }
+    return psk_wgmma::launch_wgmma<bf16, 8, TILES, STAGES, SUB>(0, x, w, y, rows, n, k, splits, pdl, pdl, s);
 }
 
 typedef cudaError_t (*RunFn)(const bf16*, const bf16*, bf16*, int, int, int, int, bool, cudaStream_t);
-
-
 
 int main(int argc, char** argv) {
     std::vector<int> rows_list = {1, 2, 8, 16, 32, 49, 64};
@@ -53,9 +59,16 @@ int main(int argc, char** argv) {
     }
     struct Shape { const char* name; int n, k, layers; } shapes[] = {
         {"wqkv", 6144, 4096, 32}, {"wo", 4096, 4096, 32}, {"w13", 28672, 4096, 32}, {"w2", 4096, 14336, 32}, {"output", 128256, 4096, 1}};
-    struct Variant { const char* name; RunFn fn; int warps; } variants[] = {
-        {"4w3s2k", run<4, 3, 2>, 4}, {"8w2s2k", run<8, 2, 2>, 8}, {"8w3s2k", run<8, 3, 2>, 8}, {"4w2s4k", run<4, 2, 4>, 4}, {"8w2s4k", run<8, 2, 4>, 8}};
-    const int split_list[] = {1, 2, 3, 4, 5, 6, 8, 10, 12, 16};
+    // mma.sync: column tiles of 16 per warp x column warps x k slices / stages x chunks of 64 per stage;
+    // wgmma ("wg"): m64 tiles of columns per block / stages x chunks of 64 per stage. The library runs 1x8x1/3x2 for
+    // 2-8 rows, wg1/8x1 and (for wide matrices) wg2/4x1 for 9-64.
+    struct Variant { const char* name; RunFn fn; int columns; } variants[] = {
+        {"1x8x1/3x2", run<1, 8, 1, 3, 2>, 128}, {"2x4x2/3x2", run<2, 4, 2, 3, 2>, 128}, {"4x2x4/3x2", run<4, 2, 4, 3, 2>, 128},
+        {"2x2x4/3x2", run<2, 2, 4, 3, 2>, 64}, {"4x1x4/3x2", run<4, 1, 4, 3, 2>, 64}, {"2x4x2/4x1", run<2, 4, 2, 4, 1>, 128},
+        {"4x2x2/3x2", run<4, 2, 2, 3, 2>, 128}, {"wg2/4x1", run_wgmma<2, 4, 1>, 128}, {"wg2/6x1", run_wgmma<2, 6, 1>, 128},
+        {"wg2/8x1", run_wgmma<2, 8, 1>, 128}, {"wg4/5x1", run_wgmma<4, 5, 1>, 256}, {"wg4/4x1", run_wgmma<4, 4, 1>, 256}, {"wg1/8x1", run_wgmma<1, 8, 1>, 64},
+        {"wg1/4x1", run_wgmma<1, 4, 1>, 64}};
+    const int split_list[] = {1, 2, 3, 4, 5, 6, 8};
     cudaDeviceProp prop;
     CHECK_CUDA(cudaGetDeviceProperties(&prop, 0));
     if (argc > 2) {
@@ -111,8 +124,10 @@ int main(int argc, char** argv) {
             float best = 1e30f, best_pdl = 1e30f, worst_err = 0.f;
             std::string best_name, others;
             int best_splits = 1;
+            const char* only = std::getenv("BENCH_VARIANTS");  // e.g. "wg8x1,1x8x1/3x2": those only
             for (const Variant& v : variants) {
-                const int groups = (sh.n + v.warps * 16 - 1) / (v.warps * 16);
+                if (only != nullptr && std::strstr(only, v.name) == nullptr) { continue; }
+                const int groups = (sh.n + v.columns - 1) / v.columns;
                 float v_best = 1e30f;
                 int v_splits = 1;
                 for (int splits : split_list) {

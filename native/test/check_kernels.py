@@ -126,9 +126,12 @@ def main():
             torch_err = (F.linear(x, w).double() - exact).abs().max().item()
             check(f"gemv {dtype} {rows}x{k_in} -> {n_out}", err <= tol, f"max err {err:.3g} (torch's linear {torch_err:.3g})")
 
-        # psk_linear: the layer loop's matmul (gemv, the skinny tensor-core kernel for 2..8 rows on sm_90, cuBLAS).
+        # psk_linear: the layer loop's matmul (gemv; on compute capability 9.0 the skinny tensor-core kernel for 2..8
+        # rows and the TMA + wgmma one for 9..64; cuBLAS).
         for rows, n_out, k_in in [(2, 6144, 4096), (5, 4096, 14336), (8, 28672, 4096), (3, 1024, 256), (7, 1000, 4096),
-                                  (8, 4080, 512), (9, 4096, 4096), (16, 4096, 14336), (49, 4096, 4096), (1, 4096, 4096)]:
+                                  (8, 4080, 512), (9, 4096, 4096), (16, 4096, 14336), (49, 4096, 4096), (1, 4096, 4096),
+                                  (12, 6144, 4096), (33, 28672, 4096), (49, 4080, 512), (64, 4096, 14336), (57, 16000, 4096),
+                                  (64, 208, 256), (40, 4096, 128), (20, 4096, 64), (49, 128256, 4096), (65, 4096, 4096)]:
             x = torch.randn(rows, k_in, device=dev, generator=g).to(dtype)
             w = (torch.randn(n_out, k_in, device=dev, generator=g) / k_in ** 0.5).to(dtype)
             y = torch.full((rows, n_out), float("nan"), device=dev, dtype=dtype)

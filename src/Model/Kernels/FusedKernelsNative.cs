@@ -17,7 +17,7 @@ internal sealed unsafe class FusedKernelsNative
     private readonly delegate* unmanaged<int, nint, nint, nint, nint, long, int, float, nint, int> _addRmsNorm;
     private readonly delegate* unmanaged<int, nint, long, nint, nint, nint, long, int, int, int, nint, nint, nint, nint, int> _ropeKvWrite;
     private readonly delegate* unmanaged<int, nint, nint, long, int, nint, int> _siluMul;
-    private readonly delegate* unmanaged<int, nint, nint, nint, int, int, int, nint, int> _gemv;
+    private readonly delegate* unmanaged<int, nint, nint, nint, int, int, int, nint, int> _linear;
     private readonly delegate* unmanaged<NativeForwardArgs*, int> _forwardLayers;
     private readonly delegate* unmanaged<NativeForwardArgs*, nint*, int> _graphCapture;
     private readonly delegate* unmanaged<nint, nint, nint, nint, nint, nint, int, nint, int> _graphLaunch;
@@ -33,7 +33,7 @@ internal sealed unsafe class FusedKernelsNative
         _addRmsNorm = (delegate* unmanaged<int, nint, nint, nint, nint, long, int, float, nint, int>)Export(handle, "psk_add_rmsnorm");
         _ropeKvWrite = (delegate* unmanaged<int, nint, long, nint, nint, nint, long, int, int, int, nint, nint, nint, nint, int>)Export(handle, "psk_rope_kv_write");
         _siluMul = (delegate* unmanaged<int, nint, nint, long, int, nint, int>)Export(handle, "psk_silu_mul");
-        _gemv = (delegate* unmanaged<int, nint, nint, nint, int, int, int, nint, int>)Export(handle, "psk_gemv");
+        _linear = (delegate* unmanaged<int, nint, nint, nint, int, int, int, nint, int>)Export(handle, "psk_linear");
         _forwardLayers = (delegate* unmanaged<NativeForwardArgs*, int>)Export(handle, "psk_forward_layers");
         _graphCapture = (delegate* unmanaged<NativeForwardArgs*, nint*, int>)Export(handle, "psk_graph_capture");
         _graphLaunch = (delegate* unmanaged<nint, nint, nint, nint, nint, nint, int, nint, int>)Export(handle, "psk_graph_launch");
@@ -67,8 +67,9 @@ internal sealed unsafe class FusedKernelsNative
     public void SiluMul(int dtype, nint gateUp, nint output, long rows, int hidden) =>
         Check(_siluMul(dtype, gateUp, output, rows, hidden, 0));
 
-    public void Gemv(int dtype, nint input, nint weight, nint output, int rows, int outFeatures, int inFeatures) =>
-        Check(_gemv(dtype, input, weight, output, rows, outFeatures, inFeatures, 0));
+    /// <summary>output = input · weightᵀ as the layer loop computes it (GEMV, the library's tensor-core kernels, or cuBLAS).</summary>
+    public void Linear(int dtype, nint input, nint weight, nint output, int rows, int outFeatures, int inFeatures) =>
+        Check(_linear(dtype, input, weight, output, rows, outFeatures, inFeatures, 0));
 
     public void ForwardLayers(in NativeForwardArgs args)
     {

@@ -99,7 +99,10 @@ public class FusedKernelsTests(ITestOutputHelper output)
     [Theory]
     [InlineData(ScalarType.BFloat16, 1, 6144, 4096)]
     [InlineData(ScalarType.Float16, 1, 4096, 14336)]
-    [InlineData(ScalarType.BFloat16, 3, 4096, 4096)] // above the GEMV's rows: cuBLAS, as eager
+    [InlineData(ScalarType.BFloat16, 3, 4096, 4096)] // the 2-8-row tensor-core kernel on an H100/H200
+    [InlineData(ScalarType.BFloat16, 49, 128256, 4096)] // the output head at N = 49: the 9-64-row wgmma kernel there
+    [InlineData(ScalarType.Float16, 33, 4096, 14336)]
+    [InlineData(ScalarType.BFloat16, 65, 4096, 4096)] // above the native rows: TorchSharp, as eager
     public void Linear_matches_eager(ScalarType dtype, int rows, int outFeatures, int inFeatures)
     {
         SkipUnlessFused();
