@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever an entry point changes. */
-#define PSK_ABI_VERSION 5
+#define PSK_ABI_VERSION 6
 
 typedef enum psk_status {
     PSK_OK = 0,
@@ -50,7 +50,7 @@ PSK_API const char* psk_last_error(void);
  * Residual add and RMSNorm, per row of [rows, dim]:
  *   residual = residual + delta            (skipped when delta is null; rounded to the element type)
  *   out      = round(residual * rsqrt(mean(residual^2) + eps)) * weight   (each product rounded)
- * residual is updated in place; out must not alias residual or delta.
+ * residual is updated in place; out must not alias residual or delta. dim at most 16384.
  */
 PSK_API int32_t psk_add_rmsnorm(int32_t dtype, void* residual, const void* delta, const void* weight, void* out,
                                 int64_t rows, int32_t dim, float eps, void* stream);
@@ -77,6 +77,12 @@ PSK_API int32_t psk_rope_kv_write(int32_t dtype, const void* qkv, int64_t qkv_ro
  */
 PSK_API int32_t psk_silu_mul(int32_t dtype, const void* gate_up, void* out, int64_t rows, int32_t hidden, void* stream);
 
+/*
+ * Greedy decoding's choice: ids [rows] (int64) = the index of each row's largest value in logits [rows, vocab], the
+ * first one among equals (as torch.argmax); NaNs are skipped (a row of NaNs gives 0).
+ */
+PSK_API int32_t psk_argmax(int32_t dtype, const void* logits, int64_t rows, int32_t vocab, int64_t* ids, void* stream);
+
 /* Largest row count psk_gemv takes. */
 #define PSK_GEMV_MAX_ROWS 8
 
@@ -97,6 +103,25 @@ PSK_API int32_t psk_gemv(int32_t dtype, const void* x, const void* w, void* y, i
  * deterministic for a given shape and GPU.
  */
 PSK_API int32_t psk_linear(int32_t dtype, const void* x, const void* w, void* y, int32_t rows, int32_t n_out, int32_t k_in, void* stream);
+
+/*
+ * The layer loop's qkv matmul and RoPE + cache write: qkv [tokens, (heads + 2*kv_heads)*head_dim] = x [tokens, k_in] ·
+ * wqkv^T, then psk_rope_kv_write's work (its arguments, the row stride being the qkv width). Where psk_linear would
+ * take wqkv to the 9..64-row wgmma kernel with one split of k, one kernel rotates and writes straight from the product
+ * (qkv untouched); otherwise psk_linear into qkv, then psk_rope_kv_write. Rounded the same way either way.
+ */
+PSK_API int32_t psk_qkv_rope_kv_write(int32_t dtype, const void* x, const void* wqkv, void* qkv, const int64_t* positions, const int64_t* slots,
+                                      const float* rope, int32_t tokens, int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t k_in,
+                                      void* q_out, void* k_cache, void* v_cache, void* stream);
+
+/*
+ * act [rows, hidden] = SiLU(x · w1^T) * (x · w3^T) for w13 = [w1; w3] ([2*hidden, k_in], as the layer loop holds it),
+ * as the layer loop computes it: where psk_linear would take w13 to the 9..64-row wgmma kernel in its wide shape, one
+ * kernel that keeps the gate and up products in shared memory (gate_up untouched); otherwise psk_linear into gate_up
+ * [rows, 2*hidden] and psk_silu_mul. Rounded the same way either way.
+ */
+PSK_API int32_t psk_gate_up_silu(int32_t dtype, const void* x, const void* w13, void* gate_up, void* act, int32_t rows, int32_t hidden,
+                                 int32_t k_in, void* stream);
 
 /* One transformer layer's device pointers (weights in PyTorch's [out, in] layout) and its K/V cache. */
 typedef struct psk_layer {

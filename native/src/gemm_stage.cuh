@@ -43,6 +43,8 @@ __device__ __forceinline__ void mma<__half>(float (&d)[4], uint32_t a0, uint32_t
 template <typename T> __device__ __forceinline__ T from_float_(float x);
 template <> __device__ __forceinline__ __nv_bfloat16 from_float_<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
 template <> __device__ __forceinline__ __half from_float_<__half>(float x) { return __float2half_rn(x); }
+__device__ __forceinline__ float to_float_(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ float to_float_(__half x) { return __half2float(x); }
 
 // 16 bytes global -> shared without registers; `bytes` 0 fills zeros (rows past the matrix).
 __device__ __forceinline__ void copy_async_16(void* shared, const void* global, int bytes) {

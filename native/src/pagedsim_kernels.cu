@@ -14,6 +14,7 @@
 #include <dlfcn.h>
 #include <library_types.h>
 
+#include <cmath>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
@@ -92,52 +93,85 @@ __device__ float block_sum(float value) {
     return value;
 }
 
-template <typename T>
+// A row of add_rmsnorm_kernel is held in registers, ELEMENTS a thread (rows up to ELEMENTS x 1024 wide).
+template <typename T, int ELEMENTS>
 __global__ void add_rmsnorm_kernel(T* residual, const T* delta, const T* weight, T* out, int dim, float eps) {
     allow_next_launch();
+    // The norm's weights do not depend on the previous kernel: read while it finishes.
+    float w[ELEMENTS];
+#pragma unroll
+    for (int j = 0; j < ELEMENTS; j++) {
+        const int i = threadIdx.x + j * blockDim.x;
+        w[j] = i < dim ? to_float(weight[i]) : 0.f;
+    }
     wait_for_previous();
     T* x = residual + size_t(blockIdx.x) * dim;
     T* o = out + size_t(blockIdx.x) * dim;
     const T* d = delta == nullptr ? nullptr : delta + size_t(blockIdx.x) * dim;
+    float v[ELEMENTS];
     float squares = 0.f;
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-        T v = x[i];
-        if (d != nullptr) {
-            v = from_float<T>(to_float(v) + to_float(d[i]));  // `x = x + delta` in the element type
-            x[i] = v;
+#pragma unroll
+    for (int j = 0; j < ELEMENTS; j++) {
+        const int i = threadIdx.x + j * blockDim.x;
+        v[j] = 0.f;
+        if (i < dim) {
+            T e = x[i];
+            if (d != nullptr) {
+                e = from_float<T>(to_float(e) + to_float(d[i]));  // `x = x + delta` in the element type
+                x[i] = e;
+            }
+            v[j] = to_float(e);
+            squares += v[j] * v[j];
         }
-        float f = to_float(v);
-        squares += f * f;
     }
-    float scale = rsqrtf(block_sum(squares) / float(dim) + eps);
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-        T normed = from_float<T>(to_float(x[i]) * scale);  // normalised in float32, then back to the element type
-        o[i] = from_float<T>(to_float(normed) * to_float(weight[i]));
+    const float scale = rsqrtf(block_sum(squares) / float(dim) + eps);
+#pragma unroll
+    for (int j = 0; j < ELEMENTS; j++) {
+        const int i = threadIdx.x + j * blockDim.x;
+        if (i < dim) {
+            const T normed = from_float<T>(v[j] * scale);  // normalised in float32, then back to the element type
+            o[i] = from_float<T>(to_float(normed) * w[j]);
+        }
     }
 }
+
+constexpr int kRopePairs = 4;  // pairs of a token's q and k a thread rotates with rotations read before the wait
 
 template <typename T>
 __global__ void rope_kv_write_kernel(const T* qkv, int64_t qkv_row_stride, const int64_t* positions,
                                      const int64_t* slots, const float2* rope, int heads, int kv_heads, int head_dim,
                                      T* q_out, T* k_cache, T* v_cache) {
     allow_next_launch();
-    wait_for_previous();
+    // Positions, slots and the rotation table were written before the step's first kernel: read while the previous
+    // kernel finishes.
     const int64_t t = blockIdx.x;
-    const T* row = qkv + t * qkv_row_stride;
-    const int half = head_dim / 2;
+    const int half = head_dim / 2, pairs = (heads + kv_heads) * half;
     const float2* rotation = rope + positions[t] * half;
     const int64_t slot_offset = slots[t] * kv_heads * head_dim;
+    float2 r[kRopePairs];
+#pragma unroll
+    for (int j = 0; j < kRopePairs; j++) {
+        const int p = threadIdx.x + j * blockDim.x;
+        r[j] = p < pairs ? rotation[p % half] : make_float2(0.f, 0.f);
+    }
+    wait_for_previous();
+    const T* row = qkv + t * qkv_row_stride;
     // q heads then k heads: consecutive in the qkv row, so one loop rotates both.
-    for (int p = threadIdx.x; p < (heads + kv_heads) * half; p += blockDim.x) {
-        int head = p / half, i = p % half;
+    auto rotate = [&](int p, float2 rot) {
+        const int head = p / half, i = p % half;
         const T* src = row + head * head_dim + 2 * i;
-        float x0 = to_float(src[0]), x1 = to_float(src[1]);
-        float2 r = rotation[i];
+        const float x0 = to_float(src[0]), x1 = to_float(src[1]);
         T* dst = head < heads ? q_out + (t * heads + head) * head_dim + 2 * i
                               : k_cache + slot_offset + (head - heads) * head_dim + 2 * i;
-        dst[0] = from_float<T>(x0 * r.x - x1 * r.y);
-        dst[1] = from_float<T>(x0 * r.y + x1 * r.x);
+        dst[0] = from_float<T>(x0 * rot.x - x1 * rot.y);
+        dst[1] = from_float<T>(x0 * rot.y + x1 * rot.x);
+    };
+#pragma unroll
+    for (int j = 0; j < kRopePairs; j++) {
+        const int p = threadIdx.x + j * blockDim.x;
+        if (p < pairs) { rotate(p, r[j]); }
     }
+    for (int p = threadIdx.x + kRopePairs * blockDim.x; p < pairs; p += blockDim.x) { rotate(p, rotation[p % half]); }
     const T* v = row + (heads + kv_heads) * head_dim;
     for (int e = threadIdx.x; e < kv_heads * head_dim; e += blockDim.x) { v_cache[slot_offset + e] = v[e]; }
 }
@@ -153,6 +187,51 @@ __global__ void silu_mul_kernel(const T* gate_up, T* out, int64_t rows, int hidd
         float u = to_float(gate_up[r * 2 * hidden + hidden + j]);
         T silu = from_float<T>(g / (1.f + __expf(-g)));
         out[i] = from_float<T>(to_float(silu) * u);
+    }
+}
+
+// ids[r] = the first index of row r's largest logit (NaNs skipped): one block a row, 8 elements a load.
+template <typename T>
+__global__ void argmax_kernel(const T* logits, int vocab, int64_t* ids) {
+    allow_next_launch();
+    wait_for_previous();
+    const T* row = logits + size_t(blockIdx.x) * vocab;
+    float best = -INFINITY;
+    int best_index = vocab;  // past the end: "none yet" (every real index is smaller)
+    auto consider = [&](float v, int i) {
+        if (v > best || (v == best && i < best_index)) { best = v; best_index = i; }
+    };
+    const bool vectors = vocab % 8 == 0 && reinterpret_cast<uintptr_t>(row) % 16 == 0;
+    if (vectors) {
+        for (int c = threadIdx.x; c < vocab / 8; c += blockDim.x) {
+            const uint4 chunk = reinterpret_cast<const uint4*>(row)[c];
+            const T* e = reinterpret_cast<const T*>(&chunk);
+#pragma unroll
+            for (int j = 0; j < 8; j++) { consider(to_float(e[j]), 8 * c + j); }
+        }
+    } else {
+        for (int i = threadIdx.x; i < vocab; i += blockDim.x) { consider(to_float(row[i]), i); }
+    }
+    // The block's largest, the smallest index among equals.
+    __shared__ float values[32];
+    __shared__ int indices[32];
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        const float v = __shfl_xor_sync(0xffffffffu, best, offset);
+        const int i = __shfl_xor_sync(0xffffffffu, best_index, offset);
+        consider(v, i);
+    }
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (lane == 0) { values[warp] = best; indices[warp] = best_index; }
+    __syncthreads();
+    if (warp == 0) {
+        best = lane < int(blockDim.x / 32) ? values[lane] : -INFINITY;
+        best_index = lane < int(blockDim.x / 32) ? indices[lane] : vocab;
+        for (int offset = 16; offset > 0; offset >>= 1) {
+            const float v = __shfl_xor_sync(0xffffffffu, best, offset);
+            const int i = __shfl_xor_sync(0xffffffffu, best_index, offset);
+            consider(v, i);
+        }
+        if (lane == 0) { ids[blockIdx.x] = best_index < vocab ? best_index : 0; }  // a row of NaNs: 0
     }
 }
 
@@ -285,10 +364,11 @@ int32_t skinny(int device, int32_t dtype, const void* x, const void* w, void* y,
 
 // Rows kSkinnyMaxRows + 1 .. kWgmmaMaxRows run wgmma_gemm.cuh's kernel (TMA and wgmma) on compute capability 9.0 when
 // the library was built for sm_90a (PSK_HAVE_SM90A); cuBLAS otherwise. Its shape, as measured on the H100
-// (docs/runner.md): one m64 tile of columns a block and 8 stages, or for wide matrices (at least 3 x 64 columns per
-// multiprocessor) two tiles and 4 stages; k split so the blocks about fill the GPU once.
+// (docs/runner.md): one m64 tile of columns a block and 10 stages (8: 0.02 ms more a 49-row step, 6: 0.14), or for
+// wide matrices (at least 3 x 64 columns per multiprocessor) two tiles and 4 stages; k split so the blocks about fill
+// the GPU once.
 constexpr int kWgmmaMaxRows = 64;
-constexpr int kWideTiles = 2, kWideStages = 4, kNarrowTiles = 1, kNarrowStages = 8;
+constexpr int kWideTiles = 2, kWideStages = 4, kNarrowTiles = 1, kNarrowStages = 10;
 
 int compute_capability(int device) {
     static int version[kMaxDevices] = {};  // major * 10 + minor; 0 = not queried yet (a benign race)
@@ -316,39 +396,90 @@ bool wgmma_applies(int device, int rows, int n_out, int k_in, const void* x, con
 #endif
 }
 
-template <typename T, int MT>
-cudaError_t launch_wgmma_mt(int device, const T* x, const T* w, T* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s) {
-    const int sms = multiprocessors(device), chunks = k_in / 64;
-    const bool wide = n_out >= 3 * 64 * sms;
-    const int groups = (n_out + 64 * (wide ? kWideTiles : kNarrowTiles) - 1) / (64 * (wide ? kWideTiles : kNarrowTiles));
-    int splits = sms / groups;
-    if (splits > 8) { splits = 8; }
-    if (splits > chunks / 2) { splits = chunks / 2; }
-    if (splits < 1) { splits = 1; }
-    return wide ? psk_wgmma::launch_wgmma<T, MT, kWideTiles, kWideStages, 1>(device, x, w, y, rows, n_out, k_in, splits, early_weights, true, s)
-                : psk_wgmma::launch_wgmma<T, MT, kNarrowTiles, kNarrowStages, 1>(device, x, w, y, rows, n_out, k_in, splits, early_weights, true, s);
+// Wide matrices get two m64 tiles a block (and then have at least 1.5 blocks a multiprocessor: one split of k).
+bool wgmma_wide(int device, int n_out) { return n_out >= 3 * 64 * multiprocessors(device); }
+
+// Whether the feed-forward layer's gate/up matmul (w13, [2 * hidden, k_in]) and its SiLU·mul run as one wgmma kernel:
+// from 33 rows (on the H100 at 49 and 64 rows a decode step took 0.21 ms less; at 16 and 32, 0.1 ms more).
+constexpr int kGatedMinRows = 33;
+constexpr int kRopeMinRows = 9;  // the qkv matmul with RoPE + cache write: at every row count of the wgmma kernel (0.02-0.05 ms)
+
+bool wgmma_gated_applies(int device, int rows, int hidden, int k_in, const void* x, const void* w13) {
+    return rows >= kGatedMinRows && hidden % 64 == 0 && wgmma_applies(device, rows, 2 * hidden, k_in, x, w13) && wgmma_wide(device, 2 * hidden);
 }
 
-template <typename T>
-cudaError_t launch_wgmma_rows(int device, const T* x, const T* w, T* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s) {
-    static_assert(kSkinnyMaxRows == 8 && kWgmmaMaxRows == 64, "wgmma's N from 16 to 64");
-    switch ((rows + 7) / 8) {
-        case 2: return launch_wgmma_mt<T, 2>(device, x, w, y, rows, n_out, k_in, early_weights, s);
-        case 3: return launch_wgmma_mt<T, 3>(device, x, w, y, rows, n_out, k_in, early_weights, s);
-        case 4: return launch_wgmma_mt<T, 4>(device, x, w, y, rows, n_out, k_in, early_weights, s);
-        case 5: return launch_wgmma_mt<T, 5>(device, x, w, y, rows, n_out, k_in, early_weights, s);
-        case 6: return launch_wgmma_mt<T, 6>(device, x, w, y, rows, n_out, k_in, early_weights, s);
-        case 7: return launch_wgmma_mt<T, 7>(device, x, w, y, rows, n_out, k_in, early_weights, s);
-        default: return launch_wgmma_mt<T, 8>(device, x, w, y, rows, n_out, k_in, early_weights, s);
+// Splits of k: enough blocks to about fill the GPU once (at most 8, a portable cluster; at least two stages a split).
+int wgmma_splits(int device, int n_out, int k_in) {
+    const int tiles = wgmma_wide(device, n_out) ? kWideTiles : kNarrowTiles, groups = (n_out + 64 * tiles - 1) / (64 * tiles);
+    int splits = multiprocessors(device) / groups;
+    if (splits > 8) { splits = 8; }
+    if (splits > k_in / 64 / 2) { splits = k_in / 64 / 2; }
+    return splits < 1 ? 1 : splits;
+}
+
+// Whether the qkv matmul and RoPE + cache write run as one wgmma kernel: the narrow shape with one split of k, and
+// heads whose pairs (2i, 2i + 1) never straddle a block's 64 columns.
+bool wgmma_rope_applies(int device, int rows, int qkv_width, int k_in, int head_dim, const void* x, const void* wqkv) {
+    return rows >= kRopeMinRows && head_dim % 2 == 0 && wgmma_applies(device, rows, qkv_width, k_in, x, wqkv) && !wgmma_wide(device, qkv_width) &&
+           wgmma_splits(device, qkv_width, k_in) == 1;
+}
+
+// kGated: y [rows, n_out] = SiLU·mul of w [2 n_out, k_in] (wgmma_gated_applies holds); kRope: RoPE and the cache
+// write as `rope` says (wgmma_rope_applies holds).
+template <typename T, int MT, psk_wgmma::Epilogue EPILOGUE>
+cudaError_t launch_wgmma_mt(int device, const T* x, const T* w, T* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s,
+                            psk_wgmma::RopeTargets rope) {
+    using psk_wgmma::Epilogue;
+    if constexpr (EPILOGUE == Epilogue::kGated) {
+        return psk_wgmma::launch_wgmma<T, MT, kWideTiles, kWideStages, 1, Epilogue::kGated>(device, x, w, y, rows, n_out, k_in, 1, early_weights, true, s);
+    } else if constexpr (EPILOGUE == Epilogue::kRope) {
+        return psk_wgmma::launch_wgmma<T, MT, kNarrowTiles, kNarrowStages, 1, Epilogue::kRope>(device, x, w, y, rows, n_out, k_in, 1, early_weights, true, s, rope);
+    } else {
+        const int splits = wgmma_splits(device, n_out, k_in);
+        return wgmma_wide(device, n_out)
+            ? psk_wgmma::launch_wgmma<T, MT, kWideTiles, kWideStages, 1>(device, x, w, y, rows, n_out, k_in, splits, early_weights, true, s)
+            : psk_wgmma::launch_wgmma<T, MT, kNarrowTiles, kNarrowStages, 1>(device, x, w, y, rows, n_out, k_in, splits, early_weights, true, s);
     }
 }
 
-// The wgmma matmul where wgmma_applies; early_weights as wgmma_gemm_kernel takes it.
-int32_t wgmma(int device, int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s) {
-    cudaError_t e = dtype == PSK_DTYPE_BF16
-        ? launch_wgmma_rows(device, static_cast<const __nv_bfloat16*>(x), static_cast<const __nv_bfloat16*>(w), static_cast<__nv_bfloat16*>(y), rows, n_out, k_in, early_weights, s)
-        : launch_wgmma_rows(device, static_cast<const __half*>(x), static_cast<const __half*>(w), static_cast<__half*>(y), rows, n_out, k_in, early_weights, s);
-    return launched("wgmma matmul", e);
+template <typename T, psk_wgmma::Epilogue EPILOGUE>
+cudaError_t launch_wgmma_rows(int device, const T* x, const T* w, T* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s,
+                              psk_wgmma::RopeTargets rope) {
+    static_assert(kSkinnyMaxRows == 8 && kWgmmaMaxRows == 64, "wgmma's N from 16 to 64");
+    switch ((rows + 7) / 8) {
+        case 2: return launch_wgmma_mt<T, 2, EPILOGUE>(device, x, w, y, rows, n_out, k_in, early_weights, s, rope);
+        case 3: return launch_wgmma_mt<T, 3, EPILOGUE>(device, x, w, y, rows, n_out, k_in, early_weights, s, rope);
+        case 4: return launch_wgmma_mt<T, 4, EPILOGUE>(device, x, w, y, rows, n_out, k_in, early_weights, s, rope);
+        case 5: return launch_wgmma_mt<T, 5, EPILOGUE>(device, x, w, y, rows, n_out, k_in, early_weights, s, rope);
+        case 6: return launch_wgmma_mt<T, 6, EPILOGUE>(device, x, w, y, rows, n_out, k_in, early_weights, s, rope);
+        case 7: return launch_wgmma_mt<T, 7, EPILOGUE>(device, x, w, y, rows, n_out, k_in, early_weights, s, rope);
+        default: return launch_wgmma_mt<T, 8, EPILOGUE>(device, x, w, y, rows, n_out, k_in, early_weights, s, rope);
+    }
+}
+
+// The wgmma matmul where wgmma_applies, with the epilogue the caller checked (wgmma_gated_applies: y = SiLU·mul of
+// x . w^T, n_out the hidden size; wgmma_rope_applies: RoPE and the cache write as `rope` says); early_weights as
+// wgmma_gemm_kernel takes it.
+int32_t wgmma(int device, int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, bool early_weights,
+              psk_wgmma::Epilogue epilogue, cudaStream_t s, psk_wgmma::RopeTargets rope = {}) {
+    using psk_wgmma::Epilogue;
+    using B = __nv_bfloat16;
+    using H = __half;
+    cudaError_t e;
+    if (dtype == PSK_DTYPE_BF16) {
+        const B *xb = static_cast<const B*>(x), *wb = static_cast<const B*>(w);
+        B* yb = static_cast<B*>(y);
+        e = epilogue == Epilogue::kGated ? launch_wgmma_rows<B, Epilogue::kGated>(device, xb, wb, yb, rows, n_out, k_in, early_weights, s, rope)
+          : epilogue == Epilogue::kRope  ? launch_wgmma_rows<B, Epilogue::kRope>(device, xb, wb, yb, rows, n_out, k_in, early_weights, s, rope)
+                                         : launch_wgmma_rows<B, Epilogue::kStore>(device, xb, wb, yb, rows, n_out, k_in, early_weights, s, rope);
+    } else {
+        const H *xh = static_cast<const H*>(x), *wh = static_cast<const H*>(w);
+        H* yh = static_cast<H*>(y);
+        e = epilogue == Epilogue::kGated ? launch_wgmma_rows<H, Epilogue::kGated>(device, xh, wh, yh, rows, n_out, k_in, early_weights, s, rope)
+          : epilogue == Epilogue::kRope  ? launch_wgmma_rows<H, Epilogue::kRope>(device, xh, wh, yh, rows, n_out, k_in, early_weights, s, rope)
+                                         : launch_wgmma_rows<H, Epilogue::kStore>(device, xh, wh, yh, rows, n_out, k_in, early_weights, s, rope);
+    }
+    return launched(epilogue == Epilogue::kGated ? "wgmma gate/up matmul" : epilogue == Epilogue::kRope ? "wgmma qkv matmul" : "wgmma matmul", e);
 }
 
 // cuBLAS through the library the process already holds (PyTorch links it): no link-time dependency, and no second
@@ -400,6 +531,18 @@ int32_t cublas_handle(cudaStream_t s, void** handle);
 // before waiting for that kernel. handle: this thread's cuBLAS handle for s, or null to get it if cuBLAS is needed.
 int32_t linear(void* handle, int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s);
 
+// q_out, k_cache, v_cache from the qkv matmul with RoPE and the cache write (psk_rope_kv_write's arguments): one
+// wgmma kernel where wgmma_rope_applies, else linear into qkv [tokens, (heads + 2 kv_heads) head_dim] and
+// psk_rope_kv_write (the same values either way).
+int32_t qkv_rope(void* handle, int32_t dtype, const void* x, const void* wqkv, void* qkv, const int64_t* positions, const int64_t* slots,
+                 const float* rope, int tokens, int heads, int kv_heads, int head_dim, int k_in, void* q_out, void* k_cache, void* v_cache,
+                 bool early_weights, cudaStream_t s);
+
+// act [rows, hidden] = SiLU(x . w1^T) * (x . w3^T) for w13 = [w1; w3]: one wgmma kernel where wgmma_gated_applies,
+// else linear into gate_up [rows, 2 * hidden] and psk_silu_mul (the same values either way).
+int32_t gate_up_silu(void* handle, int32_t dtype, const void* x, const void* w13, void* gate_up, void* act, int rows, int hidden, int k_in,
+                     bool early_weights, cudaStream_t s);
+
 
 int block_threads(int64_t work) {
     int64_t threads = (work + 31) / 32 * 32;
@@ -449,16 +592,26 @@ PSK_API int32_t psk_add_rmsnorm(int32_t dtype, void* residual, const void* delta
     t_last_error[0] = '\0';
     if (!valid_dtype(dtype)) { return fail(PSK_ERR_DTYPE, "dtype %d is not fp16 (0) or bf16 (1)", dtype); }
     if (residual == nullptr || weight == nullptr || out == nullptr) { return fail(PSK_ERR_NULL_POINTER, "add_rmsnorm: residual, weight or out is null"); }
-    if (rows <= 0 || dim <= 0 || rows > 0x7fffffff) { return fail(PSK_ERR_SHAPE, "add_rmsnorm: rows %lld, dim %d", (long long)rows, dim); }
-    dim3 grid{static_cast<unsigned>(rows)}, block{static_cast<unsigned>(block_threads(dim / 4))};
+    if (rows <= 0 || dim <= 0 || rows > 0x7fffffff || dim > 16 * 1024) {
+        return fail(PSK_ERR_SHAPE, "add_rmsnorm: rows %lld, dim %d (at most 16384)", (long long)rows, dim);
+    }
+    const int threads = block_threads(dim / 4);
+    dim3 grid{static_cast<unsigned>(rows)}, block{static_cast<unsigned>(threads)};
     cudaStream_t s = static_cast<cudaStream_t>(stream);
+    using B = __nv_bfloat16;
+    using H = __half;
+    const bool wide = dim > 8 * threads;  // more than 8 elements a thread
     cudaError_t e;
     if (dtype == PSK_DTYPE_BF16) {
-        e = launch(add_rmsnorm_kernel<__nv_bfloat16>, grid, block, s, static_cast<__nv_bfloat16*>(residual), static_cast<const __nv_bfloat16*>(delta),
-                   static_cast<const __nv_bfloat16*>(weight), static_cast<__nv_bfloat16*>(out), dim, eps);
+        B* r = static_cast<B*>(residual);
+        const B *d = static_cast<const B*>(delta), *w = static_cast<const B*>(weight);
+        e = wide ? launch(add_rmsnorm_kernel<B, 16>, grid, block, s, r, d, w, static_cast<B*>(out), dim, eps)
+                 : launch(add_rmsnorm_kernel<B, 8>, grid, block, s, r, d, w, static_cast<B*>(out), dim, eps);
     } else {
-        e = launch(add_rmsnorm_kernel<__half>, grid, block, s, static_cast<__half*>(residual), static_cast<const __half*>(delta),
-                   static_cast<const __half*>(weight), static_cast<__half*>(out), dim, eps);
+        H* r = static_cast<H*>(residual);
+        const H *d = static_cast<const H*>(delta), *w = static_cast<const H*>(weight);
+        e = wide ? launch(add_rmsnorm_kernel<H, 16>, grid, block, s, r, d, w, static_cast<H*>(out), dim, eps)
+                 : launch(add_rmsnorm_kernel<H, 8>, grid, block, s, r, d, w, static_cast<H*>(out), dim, eps);
     }
     return launched("add_rmsnorm", e);
 }
@@ -508,6 +661,19 @@ PSK_API int32_t psk_silu_mul(int32_t dtype, const void* gate_up, void* out, int6
     return launched("silu_mul", e);
 }
 
+PSK_API int32_t psk_argmax(int32_t dtype, const void* logits, int64_t rows, int32_t vocab, int64_t* ids, void* stream) {
+    t_last_error[0] = '\0';
+    if (!valid_dtype(dtype)) { return fail(PSK_ERR_DTYPE, "dtype %d is not fp16 (0) or bf16 (1)", dtype); }
+    if (logits == nullptr || ids == nullptr) { return fail(PSK_ERR_NULL_POINTER, "argmax: logits or ids is null"); }
+    if (rows <= 0 || rows > 0x7fffffff || vocab <= 0) { return fail(PSK_ERR_SHAPE, "argmax: rows %lld, vocab %d", (long long)rows, vocab); }
+    dim3 grid{static_cast<unsigned>(rows)}, block{1024};
+    cudaStream_t s = static_cast<cudaStream_t>(stream);
+    cudaError_t e = dtype == PSK_DTYPE_BF16
+        ? launch(argmax_kernel<__nv_bfloat16>, grid, block, s, static_cast<const __nv_bfloat16*>(logits), vocab, ids)
+        : launch(argmax_kernel<__half>, grid, block, s, static_cast<const __half*>(logits), vocab, ids);
+    return launched("argmax", e);
+}
+
 PSK_API int32_t psk_gemv(int32_t dtype, const void* x, const void* w, void* y, int32_t rows, int32_t n_out, int32_t k_in, void* stream) {
     t_last_error[0] = '\0';
     return gemv(dtype, x, w, y, rows, n_out, k_in, false, static_cast<cudaStream_t>(stream));
@@ -519,6 +685,32 @@ PSK_API int32_t psk_linear(int32_t dtype, const void* x, const void* w, void* y,
     if (x == nullptr || w == nullptr || y == nullptr) { return fail(PSK_ERR_NULL_POINTER, "linear: x, w or y is null"); }
     if (rows < 1 || n_out <= 0 || k_in <= 0) { return fail(PSK_ERR_SHAPE, "linear: rows %d, n_out %d, k_in %d", rows, n_out, k_in); }
     return linear(nullptr, dtype, x, w, y, rows, n_out, k_in, false, static_cast<cudaStream_t>(stream));  // w may be freshly written
+}
+
+PSK_API int32_t psk_qkv_rope_kv_write(int32_t dtype, const void* x, const void* wqkv, void* qkv, const int64_t* positions, const int64_t* slots,
+                                      const float* rope, int32_t tokens, int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t k_in,
+                                      void* q_out, void* k_cache, void* v_cache, void* stream) {
+    t_last_error[0] = '\0';
+    if (!valid_dtype(dtype)) { return fail(PSK_ERR_DTYPE, "dtype %d is not fp16 (0) or bf16 (1)", dtype); }
+    if (x == nullptr || wqkv == nullptr || qkv == nullptr || positions == nullptr || slots == nullptr || rope == nullptr || q_out == nullptr ||
+        k_cache == nullptr || v_cache == nullptr) {
+        return fail(PSK_ERR_NULL_POINTER, "qkv_rope_kv_write: a pointer is null");
+    }
+    if (tokens <= 0 || heads <= 0 || kv_heads <= 0 || head_dim <= 0 || head_dim % 2 != 0 || k_in <= 0 ||
+        int64_t(heads + 2 * kv_heads) * head_dim > 0x7fffffff) {
+        return fail(PSK_ERR_SHAPE, "qkv_rope_kv_write: tokens %d, heads %d, kv_heads %d, head_dim %d, k_in %d", tokens, heads, kv_heads, head_dim, k_in);
+    }
+    return qkv_rope(nullptr, dtype, x, wqkv, qkv, positions, slots, rope, tokens, heads, kv_heads, head_dim, k_in, q_out, k_cache, v_cache, false,
+                    static_cast<cudaStream_t>(stream));  // wqkv may be freshly written
+}
+
+PSK_API int32_t psk_gate_up_silu(int32_t dtype, const void* x, const void* w13, void* gate_up, void* act, int32_t rows, int32_t hidden,
+                                 int32_t k_in, void* stream) {
+    t_last_error[0] = '\0';
+    if (!valid_dtype(dtype)) { return fail(PSK_ERR_DTYPE, "dtype %d is not fp16 (0) or bf16 (1)", dtype); }
+    if (x == nullptr || w13 == nullptr || gate_up == nullptr || act == nullptr) { return fail(PSK_ERR_NULL_POINTER, "gate_up_silu: a pointer is null"); }
+    if (rows < 1 || hidden <= 0 || k_in <= 0 || hidden > 0x3fffffff) { return fail(PSK_ERR_SHAPE, "gate_up_silu: rows %d, hidden %d, k_in %d", rows, hidden, k_in); }
+    return gate_up_silu(nullptr, dtype, x, w13, gate_up, act, rows, hidden, k_in, false, static_cast<cudaStream_t>(stream));  // w13 may be freshly written
 }
 
 PSK_API int32_t psk_forward_args_size(void) { return int32_t(sizeof(psk_forward_args)); }
@@ -536,7 +728,7 @@ PSK_API int32_t psk_forward_layers(const psk_forward_args* a) {
                     a->tokens, a->layers, a->dim, a->hidden);
     }
     cudaStream_t s = static_cast<cudaStream_t>(a->stream);
-    const int qkv_width = (a->heads + 2 * a->kv_heads) * a->head_dim, q_width = a->heads * a->head_dim;
+    const int q_width = a->heads * a->head_dim;
     psf_fwd_args attention = a->attention;
     int32_t rc = PSK_OK;
 #define PSK_STEP(expr) do { rc = (expr); if (rc != PSK_OK) return rc; } while (0)
@@ -545,17 +737,15 @@ PSK_API int32_t psk_forward_layers(const psk_forward_args* a) {
     for (int l = 0; l < a->layers; l++) {
         const psk_layer& w = a->layer[l];
         PSK_STEP(psk_add_rmsnorm(a->dtype, a->residual, l == 0 ? nullptr : a->delta, w.attention_norm, a->normed, a->tokens, a->dim, a->norm_eps, s));
-        PSK_STEP(linear(handle, a->dtype, a->normed, w.wqkv, a->qkv, a->tokens, qkv_width, a->dim, true, s));
-        PSK_STEP(psk_rope_kv_write(a->dtype, a->qkv, qkv_width, a->positions, a->slots, a->rope, a->tokens, a->heads, a->kv_heads,
-                                   a->head_dim, a->q, w.k_cache, w.v_cache, s));
+        PSK_STEP(qkv_rope(handle, a->dtype, a->normed, w.wqkv, a->qkv, a->positions, a->slots, a->rope, a->tokens, a->heads, a->kv_heads,
+                          a->head_dim, a->dim, a->q, w.k_cache, w.v_cache, true, s));
         attention.k = w.k_cache;
         attention.v = w.v_cache;
         int32_t st = a->paged ? psf_fwd_paged(&attention) : psf_fwd_contiguous(&attention);
         if (st != PSF_OK) { return fail(PSK_ERR_ATTENTION, "layer %d attention: %s", l, psf_last_error()); }
         PSK_STEP(linear(handle, a->dtype, a->attn, w.wo, a->delta, a->tokens, a->dim, q_width, true, s));
         PSK_STEP(psk_add_rmsnorm(a->dtype, a->residual, a->delta, w.ffn_norm, a->normed, a->tokens, a->dim, a->norm_eps, s));
-        PSK_STEP(linear(handle, a->dtype, a->normed, w.w13, a->gate_up, a->tokens, 2 * a->hidden, a->dim, true, s));
-        PSK_STEP(psk_silu_mul(a->dtype, a->gate_up, a->act, a->tokens, a->hidden, s));
+        PSK_STEP(gate_up_silu(handle, a->dtype, a->normed, w.w13, a->gate_up, a->act, a->tokens, a->hidden, a->dim, true, s));
         PSK_STEP(linear(handle, a->dtype, a->act, w.w2, a->delta, a->tokens, a->dim, a->hidden, true, s));
     }
     PSK_STEP(psk_add_rmsnorm(a->dtype, a->residual, a->delta, a->final_norm, a->normed, a->tokens, a->dim, a->norm_eps, s));
@@ -710,7 +900,7 @@ int32_t linear(void* handle, int32_t dtype, const void* x, const void* w, void* 
         int32_t rc = current_device(&device);
         if (rc != PSK_OK) { return rc; }
         if (skinny_applies(device, rows, n_out, k_in, x, w)) { return skinny(device, dtype, x, w, y, rows, n_out, k_in, early_weights, s); }
-        if (wgmma_applies(device, rows, n_out, k_in, x, w)) { return wgmma(device, dtype, x, w, y, rows, n_out, k_in, early_weights, s); }
+        if (wgmma_applies(device, rows, n_out, k_in, x, w)) { return wgmma(device, dtype, x, w, y, rows, n_out, k_in, early_weights, psk_wgmma::Epilogue::kStore, s); }
     }
     if (handle == nullptr) {
         int32_t rc = cublas_handle(s, &handle);
@@ -721,6 +911,35 @@ int32_t linear(void* handle, int32_t dtype, const void* x, const void* w, void* 
     int st = cublas().gemm_ex(handle, kCublasOpT, kCublasOpN, n_out, rows, k_in, &alpha, w, type, k_in, x, type, k_in, &beta, y, type, n_out,
                               kCublasCompute32F, kCublasGemmDefault);
     return st == 0 ? PSK_OK : fail(PSK_ERR_CUBLAS, "cublasGemmEx failed (status %d) for [%d, %d] x [%d, %d]^T", st, rows, k_in, n_out, k_in);
+}
+
+int32_t qkv_rope(void* handle, int32_t dtype, const void* x, const void* wqkv, void* qkv, const int64_t* positions, const int64_t* slots,
+                 const float* rope, int tokens, int heads, int kv_heads, int head_dim, int k_in, void* q_out, void* k_cache, void* v_cache,
+                 bool early_weights, cudaStream_t s) {
+    const int width = (heads + 2 * kv_heads) * head_dim;
+    if (tokens > kSkinnyMaxRows && tokens <= kWgmmaMaxRows) {
+        int device = 0;
+        int32_t rc = current_device(&device);
+        if (rc != PSK_OK) { return rc; }
+        if (wgmma_rope_applies(device, tokens, width, k_in, head_dim, x, wqkv)) {
+            const psk_wgmma::RopeTargets targets{positions, slots, reinterpret_cast<const float2*>(rope), heads, kv_heads, head_dim, q_out, k_cache, v_cache};
+            return wgmma(device, dtype, x, wqkv, nullptr, tokens, width, k_in, early_weights, psk_wgmma::Epilogue::kRope, s, targets);
+        }
+    }
+    int32_t rc = linear(handle, dtype, x, wqkv, qkv, tokens, width, k_in, early_weights, s);
+    return rc != PSK_OK ? rc : psk_rope_kv_write(dtype, qkv, width, positions, slots, rope, tokens, heads, kv_heads, head_dim, q_out, k_cache, v_cache, s);
+}
+
+int32_t gate_up_silu(void* handle, int32_t dtype, const void* x, const void* w13, void* gate_up, void* act, int rows, int hidden, int k_in,
+                     bool early_weights, cudaStream_t s) {
+    if (rows > kSkinnyMaxRows && rows <= kWgmmaMaxRows) {
+        int device = 0;
+        int32_t rc = current_device(&device);
+        if (rc != PSK_OK) { return rc; }
+        if (wgmma_gated_applies(device, rows, hidden, k_in, x, w13)) { return wgmma(device, dtype, x, w13, act, rows, hidden, k_in, early_weights, psk_wgmma::Epilogue::kGated, s); }
+    }
+    int32_t rc = linear(handle, dtype, x, w13, gate_up, rows, 2 * hidden, k_in, early_weights, s);
+    return rc != PSK_OK ? rc : psk_silu_mul(dtype, gate_up, act, rows, hidden, s);
 }
 
 }  // namespace

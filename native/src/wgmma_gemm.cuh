@@ -223,23 +223,50 @@ __device__ __forceinline__ void mma_async<__half, 64>(float (&d)[32], uint64_t a
 }
 #endif
 
+// What a block does with its product (see wgmma_gemm_kernel).
+enum class Epilogue { kStore, kGated, kRope };
+
+// Where the kRope epilogue writes, as psk_rope_kv_write takes them: per token (row) its position and cache slot, the
+// (cos, sin) table [positions, head_dim / 2], q_out [rows, heads, head_dim] and the caches [slots, kv_heads, head_dim].
+struct RopeTargets {
+    const int64_t* positions;
+    const int64_t* slots;
+    const float2* table;
+    int heads, kv_heads, head_dim;
+    void* q_out;
+    void* k_cache;
+    void* v_cache;
+};
+
 // One block: 64 * TILES output columns over the block's range of k. MT = n8 tiles of rows (rows <= 8 * MT); STAGES
 // stages of SUB atoms of 64 along k. weights and xs: TMA maps of w [n, k] (boxes of 64 x 64 TILES) and x [rows, k]
 // (64 x 8 MT).
+// EPILOGUE says what a block does with its product (the gated and RoPE ones need one split of k):
+// - kStore: y [rows, n] = x . w^T.
+// - kGated (TILES 2): w is [2n, k], the gate rows then the up rows of a feed-forward layer (w13), and the block's two
+//   tiles are gate rows group0.. and up rows n + group0.. (boxes of 64 x 64): it writes y [rows, n] = SiLU(x . gate^T)
+//   * (x . up^T), rounded where psk_silu_mul rounds.
+// - kRope: the product is a qkv row per token (w = wqkv); it rotates q and k as psk_rope_kv_write does and writes q
+//   to rope.q_out and k, v into the caches at the tokens' slots (y is not written).
+// Either fused epilogue equals the matmul and the kernel after it run one after the other, without the round trip
+// through global memory and the launch between.
 // early_weights: the first stages' weights are requested before waiting for the previous kernel (which must not
 // write w).
-template <typename T, int MT, int TILES, int STAGES, int SUB>
+template <typename T, int MT, int TILES, int STAGES, int SUB, Epilogue EPILOGUE>
 __global__ void __launch_bounds__(kThreads, 1) wgmma_gemm_kernel(const __grid_constant__ CUtensorMap weights, const __grid_constant__ CUtensorMap xs,
-                                                                 T* __restrict__ y, int rows, int n, int k, bool early_weights) {
+                                                                 T* __restrict__ y, int rows, int n, int k, bool early_weights, RopeTargets rope) {
 #ifdef PSK_WGMMA_DEVICE
+    constexpr bool GATED = EPILOGUE == Epilogue::kGated;
+    static_assert(!GATED || TILES == 2, "a gate tile and an up tile");
     constexpr int kN = 8 * MT, kColumns = kTileColumns * TILES, kWeightBytes = kColumns * 128, kXBytes = kN * 128;  // one atom of each
+    constexpr int kOutColumns = GATED ? kTileColumns : kColumns;  // output columns of a block
     constexpr int kStageBytes = SUB * (kWeightBytes + kXBytes);
     extern __shared__ __align__(16) uint8_t raw[];
     __shared__ uint64_t landed[STAGES];
     uint8_t* smem = raw + (1024 - shared_address(raw) % 1024) % 1024;  // the swizzle repeats every 1024 bytes
     psk_device::allow_next_launch();
     if (!early_weights) { psk_device::wait_for_previous(); }
-    const int group0 = blockIdx.x * kColumns, chunks = k / (kAtom * SUB), splits = gridDim.y;
+    const int group0 = blockIdx.x * kOutColumns, chunks = k / (kAtom * SUB), splits = gridDim.y;
     const int c_begin = int(int64_t(chunks) * blockIdx.y / splits), count = int(int64_t(chunks) * (blockIdx.y + 1) / splits) - c_begin;
     const bool leader = threadIdx.x == 0;  // issues every copy
     if (leader) {
@@ -253,7 +280,13 @@ __global__ void __launch_bounds__(kThreads, 1) wgmma_gemm_kernel(const __grid_co
         barrier_expect(&landed[i % STAGES], kStageBytes);
 #pragma unroll
         for (int atom = 0; atom < SUB; atom++) {
-            tma_load(stage + atom * kWeightBytes, &weights, ((c_begin + i) * SUB + atom) * kAtom, group0, &landed[i % STAGES]);
+            const int k0 = ((c_begin + i) * SUB + atom) * kAtom;
+            if constexpr (GATED) {
+                tma_load(stage + atom * kWeightBytes, &weights, k0, group0, &landed[i % STAGES]);
+                tma_load(stage + atom * kWeightBytes + kTileColumns * 128, &weights, k0, n + group0, &landed[i % STAGES]);
+            } else {
+                tma_load(stage + atom * kWeightBytes, &weights, k0, group0, &landed[i % STAGES]);
+            }
         }
     };
     auto load_x = [&](int i) {
@@ -303,6 +336,21 @@ __global__ void __launch_bounds__(kThreads, 1) wgmma_gemm_kernel(const __grid_co
             load_x(i + STAGES - 1);
         }
     }
+    // kRope: each thread's pairs (token r, columns c, c + 1), their cache slots and rotations, read while the last
+    // products finish (they were written before the step's first kernel; loaded together, not one after another).
+    constexpr int kPairsPerThread = EPILOGUE == Epilogue::kRope ? (kN * kColumns / 2 + kThreads - 1) / kThreads : 1;
+    int64_t pair_slot[kPairsPerThread];
+    float2 pair_rotation[kPairsPerThread];
+    if constexpr (EPILOGUE == Epilogue::kRope) {
+#pragma unroll
+        for (int p = 0; p < kPairsPerThread; p++) {
+            const int i = threadIdx.x + p * kThreads, r = i / (kColumns / 2), column = group0 + 2 * (i % (kColumns / 2));
+            const bool q_or_k = column / rope.head_dim < rope.heads + rope.kv_heads;
+            pair_slot[p] = r < rows ? __ldg(rope.slots + r) : 0;
+            pair_rotation[p] = r < rows && q_or_k ? __ldg(rope.table + __ldg(rope.positions + r) * (rope.head_dim / 2) + column % rope.head_dim / 2)
+                                                  : make_float2(0.f, 0.f);
+        }
+    }
     warpgroup_wait<0>();
 #pragma unroll
     for (int t = 0; t < TILES; t++) { fence_registers(acc[t]); }
@@ -322,8 +370,50 @@ __global__ void __launch_bounds__(kThreads, 1) wgmma_gemm_kernel(const __grid_co
             tile[(r + 1) * kColumns + c + 8] = acc[t][4 * b + 3];
         }
     }
+    __syncthreads();
+    if constexpr (EPILOGUE == Epilogue::kRope) {
+        // Rounded as the matmul's output, then rotated and rounded as psk_rope_kv_write does. Columns come in pairs
+        // (2i, 2i + 1) of a head, and a block's columns hold whole pairs.
+        const int width = min(kColumns, n - group0);
+        T* q_out = static_cast<T*>(rope.q_out);
+        T* k_cache = static_cast<T*>(rope.k_cache);
+        T* v_cache = static_cast<T*>(rope.v_cache);
+#pragma unroll
+        for (int p = 0; p < kPairsPerThread; p++) {
+            const int i = threadIdx.x + p * kThreads, r = i / (kColumns / 2), c = 2 * (i % (kColumns / 2));
+            if (r >= rows || c >= width) { continue; }
+            const T a = psk_gemm::from_float_<T>(tile[r * kColumns + c]), b = psk_gemm::from_float_<T>(tile[r * kColumns + c + 1]);
+            const int column = group0 + c, head = column / rope.head_dim, j = column % rope.head_dim;
+            const int64_t slot_offset = pair_slot[p] * rope.kv_heads * rope.head_dim;
+            if (head < rope.heads + rope.kv_heads) {
+                const float2 rot = pair_rotation[p];
+                const float x0 = psk_gemm::to_float_(a), x1 = psk_gemm::to_float_(b);
+                T* dst = head < rope.heads ? q_out + (int64_t(r) * rope.heads + head) * rope.head_dim + j
+                                           : k_cache + slot_offset + (head - rope.heads) * rope.head_dim + j;
+                dst[0] = psk_gemm::from_float_<T>(x0 * rot.x - x1 * rot.y);
+                dst[1] = psk_gemm::from_float_<T>(x0 * rot.y + x1 * rot.x);
+            } else {
+                T* dst = v_cache + slot_offset + (head - rope.heads - rope.kv_heads) * rope.head_dim + j;
+                dst[0] = a;
+                dst[1] = b;
+            }
+        }
+        return;
+    }
+    if constexpr (GATED) {
+        // Rounded as the matmul's output and psk_silu_mul round: gate and up to T, the SiLU to T, the product to T.
+        const int width = min(kTileColumns, n - group0);
+        for (int i = threadIdx.x; i < rows * kTileColumns; i += blockDim.x) {
+            const int r = i / kTileColumns, c = i % kTileColumns;
+            if (c >= width) { continue; }
+            const float g = psk_gemm::to_float_(psk_gemm::from_float_<T>(tile[r * kColumns + c]));
+            const float u = psk_gemm::to_float_(psk_gemm::from_float_<T>(tile[r * kColumns + kTileColumns + c]));
+            const T silu = psk_gemm::from_float_<T>(g / (1.f + __expf(-g)));
+            y[size_t(r) * n + group0 + c] = psk_gemm::from_float_<T>(psk_gemm::to_float_(silu) * u);
+        }
+        return;
+    }
     if (splits == 1) {
-        __syncthreads();
         psk_gemm::store_tile<T>(tile, kColumns, y, rows, n, group0);
         return;
     }
@@ -366,14 +456,17 @@ constexpr int launch_shared_bytes() {
     return kPipeline > kTile ? kPipeline : kTile;
 }
 
-// Launches wgmma_gemm_kernel<T, MT, TILES, STAGES, SUB> on the current device (`device`) over n columns with k split `splits`
+// Launches wgmma_gemm_kernel<T, MT, TILES, STAGES, SUB, EPILOGUE> on the current device (`device`) over n columns with k split `splits`
 // ways (a cluster of that many blocks, at most 8). Needs a compute capability 9.0 device and a library built for
 // sm_90a, rows <= 8 * MT, n a multiple of 16, k a multiple of 64 * SUB with at least `splits` stages, x and w
 // 16-byte aligned (TMA). pdl: the launch may start before the previous kernel in s ends (programmatic dependent launch);
-// early_weights as the kernel takes it.
-template <typename T, int MT, int TILES, int STAGES, int SUB>
-cudaError_t launch_wgmma(int device, const T* x, const T* w, T* y, int rows, int n, int k, int splits, bool early_weights, bool pdl, cudaStream_t s) {
-    auto kernel = wgmma_gemm_kernel<T, MT, TILES, STAGES, SUB>;
+// early_weights as the kernel takes it. kGated: y [rows, n] from w [2n, k] as the kernel says, TILES 2; kRope: the
+// caches and q as `rope` says; both one split.
+template <typename T, int MT, int TILES, int STAGES, int SUB, Epilogue EPILOGUE = Epilogue::kStore>
+cudaError_t launch_wgmma(int device, const T* x, const T* w, T* y, int rows, int n, int k, int splits, bool early_weights, bool pdl, cudaStream_t s,
+                         RopeTargets rope = {}) {
+    constexpr bool GATED = EPILOGUE == Epilogue::kGated;
+    auto kernel = wgmma_gemm_kernel<T, MT, TILES, STAGES, SUB, EPILOGUE>;
     constexpr int kColumns = kTileColumns * TILES, kShared = launch_shared_bytes<MT, TILES, STAGES, SUB>();
     static_assert(TILES >= 1 && TILES <= 4, "a TMA box has at most 256 rows");
     static_assert(kShared <= 227 * 1024, "the stages exceed the shared memory of a block");
@@ -387,11 +480,13 @@ cudaError_t launch_wgmma(int device, const T* x, const T* w, T* y, int rows, int
         prepared[device] = true;
     }
     CUtensorMap weights, xs;
-    cudaError_t e = tensor_map(&weights, w, k, n, kColumns);
+    if (EPILOGUE != Epilogue::kStore && splits != 1) { return cudaErrorInvalidValue; }
+    cudaError_t e = GATED ? tensor_map(&weights, w, k, 2 * n, kTileColumns) : tensor_map(&weights, w, k, n, kColumns);
     if (e == cudaSuccess) { e = tensor_map(&xs, x, k, rows, 8 * MT); }
     if (e != cudaSuccess) { return e; }
     cudaLaunchConfig_t config = {};
-    config.gridDim = dim3(unsigned((n + kColumns - 1) / kColumns), unsigned(splits));
+    const int out_columns = GATED ? kTileColumns : kColumns;
+    config.gridDim = dim3(unsigned((n + out_columns - 1) / out_columns), unsigned(splits));
     config.blockDim = dim3(kThreads);
     config.dynamicSmemBytes = kShared;
     config.stream = s;
@@ -404,7 +499,7 @@ cudaError_t launch_wgmma(int device, const T* x, const T* w, T* y, int rows, int
     attribute[1].val.programmaticStreamSerializationAllowed = 1;
     config.attrs = attribute;
     config.numAttrs = pdl ? 2 : 1;
-    return cudaLaunchKernelEx(&config, kernel, weights, xs, y, rows, n, k, early_weights);
+    return cudaLaunchKernelEx(&config, kernel, weights, xs, y, rows, n, k, early_weights, rope);
 }
 
 }  // namespace psk_wgmma

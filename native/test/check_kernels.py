@@ -49,13 +49,18 @@ def main():
     lib.psk_gemv.argtypes = [ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]
     lib.psk_linear.argtypes = lib.psk_gemv.argtypes
     lib.psk_silu_mul.argtypes = [ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_void_p]
-    check("abi version", lib.psk_abi_version() == 5)
+    lib.psk_argmax.argtypes = [ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p]
+    lib.psk_qkv_rope_kv_write.argtypes = [ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                          ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32,
+                                          ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+    lib.psk_gate_up_silu.argtypes = [ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]
+    check("abi version", lib.psk_abi_version() == 6)
     dev = "cuda"
     g = torch.Generator(device=dev).manual_seed(1)
 
     for dtype in DTYPES:
         dt = DTYPES[dtype]
-        for rows, dim in [(1, 4096), (49, 4096), (300, 4096), (7, 256), (3, 1000)]:
+        for rows, dim in [(1, 4096), (49, 4096), (300, 4096), (7, 256), (3, 1000), (2, 8192), (2, 12288), (2, 16384)]:
             x = torch.randn(rows, dim, device=dev, generator=g).to(dtype)
             d = torch.randn(rows, dim, device=dev, generator=g).to(dtype)
             w = (1 + 0.1 * torch.randn(dim, device=dev, generator=g)).to(dtype)
@@ -76,7 +81,7 @@ def main():
             ok, m = close(out, ref, dtype)
             check(f"rmsnorm (no delta) {dtype} {rows}x{dim}", ok and torch.equal(res2, x), f"max diff {m:.3g}")
 
-        for tokens, heads, kv, hd in [(1, 32, 8, 128), (49, 32, 8, 128), (517, 32, 8, 128), (5, 4, 2, 64)]:
+        for tokens, heads, kv, hd in [(1, 32, 8, 128), (49, 32, 8, 128), (517, 32, 8, 128), (5, 4, 2, 64), (3, 64, 8, 128)]:
             maxpos, nslots = 8192, 4096
             stride = (heads + 2 * kv) * hd + 64  # a padded row stride
             qkv = torch.randn(tokens, stride, device=dev, generator=g).to(dtype)
@@ -145,8 +150,68 @@ def main():
             check(f"linear {dtype} {rows}x{k_in} -> {n_out}", err <= tol and torch.equal(y, y2),
                   f"max err {err:.3g} (torch's linear {torch_err:.3g}); repeatable {torch.equal(y, y2)}")
 
+        # psk_gate_up_silu: w13's matmul and SiLU·mul, one kernel where the wgmma matmul takes w13 in its wide shape;
+        # it must equal psk_linear then psk_silu_mul bit for bit.
+        for rows, hidden, k_in in [(49, 14336, 4096), (12, 14336, 4096), (64, 14336, 4096), (5, 14336, 4096), (49, 1000, 256), (49, 14400, 512)]:
+            x = torch.randn(rows, k_in, device=dev, generator=g).to(dtype)
+            w13 = (torch.randn(2 * hidden, k_in, device=dev, generator=g) / k_in ** 0.5).to(dtype)
+            gate_up = torch.full((rows, 2 * hidden), float("nan"), device=dev, dtype=dtype)
+            act = torch.full((rows, hidden), float("nan"), device=dev, dtype=dtype)
+            assert lib.psk_gate_up_silu(dt, p(x), p(w13), p(gate_up), p(act), rows, hidden, k_in, None) == PSK_OK, lib.psk_last_error()
+            gu = torch.full((rows, 2 * hidden), float("nan"), device=dev, dtype=dtype)
+            ref = torch.full((rows, hidden), float("nan"), device=dev, dtype=dtype)
+            assert lib.psk_linear(dt, p(x), p(w13), p(gu), rows, 2 * hidden, k_in, None) == PSK_OK, lib.psk_last_error()
+            assert lib.psk_silu_mul(dt, p(gu), p(ref), rows, hidden, None) == PSK_OK, lib.psk_last_error()
+            g_, u_ = (x.double() @ w13.double().T).split(hidden, dim=1)
+            exact = torch.nn.functional.silu(g_) * u_
+            err = (act.double() - exact).abs().max().item()
+            check(f"gate_up_silu {dtype} {rows}x{k_in} -> {hidden}", torch.equal(act, ref), f"max err {err:.3g} against float64; equal to linear + silu_mul {torch.equal(act, ref)}")
+
+        # psk_qkv_rope_kv_write: the qkv matmul with RoPE + cache write, one kernel where the wgmma matmul takes wqkv
+        # with one split of k; it must equal psk_linear then psk_rope_kv_write bit for bit.
+        for tokens, heads, kv, hd, k_in in [(49, 32, 8, 128, 4096), (12, 32, 8, 128, 4096), (64, 32, 8, 128, 4096), (5, 32, 8, 128, 4096),
+                                            (49, 4, 2, 64, 256)]:
+            width, maxpos, nslots = (heads + 2 * kv) * hd, 8192, 4096
+            x = torch.randn(tokens, k_in, device=dev, generator=g).to(dtype)
+            wqkv = (torch.randn(width, k_in, device=dev, generator=g) / k_in ** 0.5).to(dtype)
+            pos = torch.randint(0, maxpos, (tokens,), device=dev, generator=g)
+            slots = torch.randperm(nslots, device=dev, generator=g)[:tokens]
+            freqs = 1.0 / (500000.0 ** (torch.arange(0, hd, 2, device=dev)[: hd // 2].float() / hd))
+            rope = torch.view_as_real(torch.polar(torch.ones(maxpos, hd // 2, device=dev), torch.outer(torch.arange(maxpos, device=dev).float(), freqs))).contiguous()
+            outs = []
+            for fused in (True, False):
+                qkv = torch.full((tokens, width), float("nan"), device=dev, dtype=dtype)
+                q_out = torch.full((tokens, heads, hd), float("nan"), device=dev, dtype=dtype)
+                kc = torch.zeros(nslots, kv, hd, device=dev, dtype=dtype)
+                vc = torch.zeros(nslots, kv, hd, device=dev, dtype=dtype)
+                if fused:
+                    assert lib.psk_qkv_rope_kv_write(dt, p(x), p(wqkv), p(qkv), p(pos), p(slots), p(rope), tokens, heads, kv, hd, k_in,
+                                                     p(q_out), p(kc), p(vc), None) == PSK_OK, lib.psk_last_error()
+                else:
+                    assert lib.psk_linear(dt, p(x), p(wqkv), p(qkv), tokens, width, k_in, None) == PSK_OK, lib.psk_last_error()
+                    assert lib.psk_rope_kv_write(dt, p(qkv), width, p(pos), p(slots), p(rope), tokens, heads, kv, hd, p(q_out), p(kc), p(vc), None) == PSK_OK
+                outs.append((q_out, kc, vc))
+            same = all(torch.equal(a, b) for a, b in zip(outs[0], outs[1]))
+            check(f"qkv_rope_kv_write {dtype} t={tokens} h={heads}/{kv} d={hd} k={k_in}", same and not bool(outs[0][0].isnan().any()),
+                  f"equal to linear + rope_kv_write {same}")
+
+        # psk_argmax: greedy decoding's choice on logits in their own dtype, the first index among equal maxima.
+        for rows, vocab, offset in [(49, 128256, 0), (3, 1001, 0), (2, 1024, 3)]:
+            base = torch.randn(rows * vocab + offset, device=dev, generator=g).to(dtype)
+            logits = base[offset:].view(rows, vocab)  # offset: rows not 16-byte aligned (the element-wise path)
+            logits[0, vocab - 2] = 100.0
+            logits[0, 5] = 100.0
+            ids = torch.full((rows,), -1, dtype=torch.int64, device=dev)
+            assert lib.psk_argmax(dt, p(logits), rows, vocab, p(ids), None) == PSK_OK, lib.psk_last_error()
+            check(f"argmax {dtype} {rows}x{vocab} offset {offset}", torch.equal(ids, logits.float().argmax(-1)) and ids[0].item() == 5,
+                  f"first row {ids[0].item()}")
+
     x = torch.zeros(2, 8, device=dev, dtype=torch.bfloat16)
     check("linear refuses 0 rows", lib.psk_linear(1, p(x), p(x), p(x), 0, 2, 8, None) == PSK_ERR_SHAPE)
+    check("add_rmsnorm refuses dim 16385", lib.psk_add_rmsnorm(1, p(x), None, p(x), p(x), 1, 16385, 1e-5, None) == PSK_ERR_SHAPE)
+    check("argmax refuses 0 rows", lib.psk_argmax(1, p(x), 0, 8, p(x), None) == PSK_ERR_SHAPE)
+    check("qkv_rope_kv_write refuses an odd head dim", lib.psk_qkv_rope_kv_write(1, p(x), p(x), p(x), p(x), p(x), p(x), 1, 1, 1, 3, 8, p(x), p(x), p(x), None) == PSK_ERR_SHAPE)
+    check("gate_up_silu refuses 0 rows", lib.psk_gate_up_silu(1, p(x), p(x), p(x), p(x), 0, 8, 8, None) == PSK_ERR_SHAPE)
     check("gemv refuses 9 rows", lib.psk_gemv(1, p(x), p(x), p(x), 9, 2, 8, None) == PSK_ERR_SHAPE)
     check("gemv refuses k not a multiple of 8", lib.psk_gemv(1, p(x), p(x), p(x), 1, 2, 12, None) == PSK_ERR_SHAPE)
     check("refuses float32", lib.psk_add_rmsnorm(7, p(x), None, p(x), p(x), 2, 8, 1e-5, None) == PSK_ERR_DTYPE and b"dtype" in lib.psk_last_error())

@@ -70,6 +70,23 @@ public sealed class Llama3 : IDisposable
     /// </summary>
     public Tensor Forward(Tensor tokens, IKvCache cache, KvStep step, IAttentionBackend attention)
     {
+        using var noAutograd = inference_mode();
+        return ForwardHead(tokens, cache, step, attention).to(ScalarType.Float32);
+    }
+
+    /// <summary>
+    /// As <see cref="Forward"/>, for greedy decoding: each sequence's most likely next token, int64 [batch] (the same
+    /// ids as <c>Forward(...).argmax(-1)</c>), chosen on the logits in the model's dtype by <see cref="Kernels"/>.
+    /// </summary>
+    public Tensor ForwardGreedy(Tensor tokens, IKvCache cache, KvStep step, IAttentionBackend attention)
+    {
+        using var noAutograd = inference_mode();
+        return Kernels.Argmax(ForwardHead(tokens, cache, step, attention));
+    }
+
+    /// <summary>The forward pass up to the output head: logits [batch, vocab] in the model's dtype.</summary>
+    private Tensor ForwardHead(Tensor tokens, IKvCache cache, KvStep step, IAttentionBackend attention)
+    {
         Llama3Config c = Config;
         long batch = tokens.shape[0], len = tokens.shape[1], n = batch * len;
         if (batch != step.BatchSize || len != step.QueryLength)
@@ -98,7 +115,7 @@ public sealed class Llama3 : IDisposable
 
         // Only the last position's logits are needed.
         Tensor last = len == 1 ? h : h.view(batch, len, c.Dim).select(1, len - 1).contiguous();
-        return k.Linear(last, Weights.Output).to(ScalarType.Float32);
+        return k.Linear(last, Weights.Output);
     }
 
     /// <summary>The layers operation by operation through <see cref="Kernels"/> (any device, kernel set and attention backend).</summary>

@@ -127,9 +127,9 @@ internal static class BenchStepCommand
             using var stepScope = NewDisposeScope();
             foreach (int q in sequences) cache.Append(q);
             KvStep step = cache.Prepare(sequences, 1, model.Device);
-            Tensor logits = model.Forward(tokens, cache, step, attention);
+            Tensor ids = model.ForwardGreedy(tokens, cache, step, attention);
             double queued = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            _ = logits.argmax(-1).cpu(); // the ids on the host: waits for the step
+            _ = ids.cpu(); // the ids on the host: waits for the step
             if (s < warmup) continue;
             queue += queued;
             total += Stopwatch.GetElapsedTime(start).TotalSeconds;
@@ -148,8 +148,7 @@ internal static class BenchStepCommand
                 t0 = Stopwatch.GetTimestamp();
             }
             using var stepScope = NewDisposeScope();
-            Tensor logits = model.Forward(next, cache, same, attention);
-            next = stepScope.MoveToOuter(logits.argmax(-1, keepdim: true));
+            next = stepScope.MoveToOuter(model.ForwardGreedy(next, cache, same, attention).view(-1, 1));
         }
         _ = next.cpu();
         double pipelined = Stopwatch.GetElapsedTime(t0).TotalSeconds;

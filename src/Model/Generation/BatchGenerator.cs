@@ -123,7 +123,7 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
                         Tensor input = previousIds is null ? DeviceUpload([.. pass.Select(s => (long)s.Next)], [pass.Length, 1])
                             : pass.AsSpan().SequenceEqual(previousBatch) ? previousIds.view(pass.Length, 1) // the same rows: no gather
                             : previousIds.index_select(0, DeviceUpload(RowsIn(previousBatch!, pass), [pass.Length])).view(pass.Length, 1);
-                        Tensor ids = model.Forward(input, cache, step, attention).argmax(-1);
+                        Tensor ids = model.ForwardGreedy(input, cache, step, attention);
                         int slot = readback.Start(ids);
                         previousIds?.Dispose();
                         previousIds = ids.DetachFromDisposeScope();
@@ -221,13 +221,22 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
         {
             KvStep step = cache.Prepare(sequences, len, model.Device);
             Tensor input = tensor(flat, [batch.Length, len]).to(model.Device);
-            Tensor output = model.Forward(input, cache, step, attention);
-            launch = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
             bool needLogits = !sampling.IsGreedy || batch.Any(s => s.Logits is not null);
-            if (needLogits) logits = output.cpu().data<float>().ToArray();
-            chosen = sampling.IsGreedy
-                ? output.argmax(-1).cpu().data<long>().ToArray().Select(x => (int)x).ToArray()
-                : new int[batch.Length];
+            if (!needLogits)
+            {
+                Tensor ids = model.ForwardGreedy(input, cache, step, attention);
+                launch = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+                chosen = ids.cpu().data<long>().ToArray().Select(x => (int)x).ToArray();
+            }
+            else
+            {
+                Tensor output = model.Forward(input, cache, step, attention);
+                launch = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+                logits = output.cpu().data<float>().ToArray();
+                chosen = sampling.IsGreedy
+                    ? output.argmax(-1).cpu().data<long>().ToArray().Select(x => (int)x).ToArray()
+                    : new int[batch.Length];
+            }
         }
         var finished = new List<RequestState>();
         int emitted = 0;

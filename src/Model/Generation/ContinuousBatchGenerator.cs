@@ -123,15 +123,15 @@ public sealed class ContinuousBatchGenerator(Llama3 model, PagedKvCache cache, I
         {
             // The scheduler counts the token a step produces (as the simulator does): one token per sequence is not yet written.
             KvStep step = cache.Prepare(sequences, len, model.Device, pendingTokens: 1);
-            Tensor output = model.Forward(tensor(flat, [batch.Length, len]).to(model.Device), cache, step, attention);
+            Tensor input = tensor(flat, [batch.Length, len]).to(model.Device);
             if (sampling.IsGreedy)
             {
-                long[] ids = output.argmax(-1).cpu().data<long>().ToArray();
+                long[] ids = model.ForwardGreedy(input, cache, step, attention).cpu().data<long>().ToArray();
                 for (int b = 0; b < batch.Length; b++) chosen[b] = (int)ids[b];
             }
             else
             {
-                float[] logits = output.cpu().data<float>().ToArray();
+                float[] logits = model.Forward(input, cache, step, attention).cpu().data<float>().ToArray();
                 for (int b = 0; b < batch.Length; b++)
                     chosen[b] = TokenSampler.Sample(logits.AsSpan(b * vocab, vocab), sampling, states[batch[b]].Random);
             }

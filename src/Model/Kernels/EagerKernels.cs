@@ -51,4 +51,7 @@ public sealed class EagerKernels : ILayerKernels
         long hidden = gateUp.shape[1] / 2;
         output.copy_(F.silu(gateUp.narrow(1, 0, hidden)) * gateUp.narrow(1, hidden, hidden));
     }
+
+    /// <inheritdoc/>
+    public Tensor Argmax(Tensor logits) => logits.argmax(-1);
 }

@@ -94,6 +94,18 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
         _native.SiluMul(dtype, TensorPointer.Of(gateUp), TensorPointer.Of(output), numel / hidden, (int)hidden);
     }
 
+    /// <inheritdoc/>
+    public Tensor Argmax(Tensor logits)
+    {
+        if (logits.dim() != 2 || logits.device_type != TorchSharp.DeviceType.CUDA || !logits.is_contiguous() ||
+            (logits.dtype != ScalarType.BFloat16 && logits.dtype != ScalarType.Float16))
+            return logits.argmax(-1);
+        long rows = logits.shape[0];
+        Tensor ids = empty([rows], ScalarType.Int64, logits.device);
+        _native.Argmax(DType(logits), TensorPointer.Of(logits), rows, (int)logits.shape[1], TensorPointer.Of(ids));
+        return ids;
+    }
+
     /// <summary>
     /// Every layer of a forward pass in one native call (<c>psk_forward_layers</c>: the kernels above, cuBLAS and
     /// flash attention, queued from native code), then the final residual add and RMSNorm: <paramref name="embeddings"/>

@@ -10,7 +10,7 @@ namespace PagedSim.Model.Kernels;
 internal sealed unsafe class FusedKernelsNative
 {
     /// <summary>The <c>PSK_ABI_VERSION</c> this binding was written for.</summary>
-    public const int AbiVersion = 5;
+    public const int AbiVersion = 6;
 
     private static readonly Lazy<(FusedKernelsNative? Native, string? Error)> s_shared = new(LoadDefault);
 
@@ -18,6 +18,7 @@ internal sealed unsafe class FusedKernelsNative
     private readonly delegate* unmanaged<int, nint, long, nint, nint, nint, long, int, int, int, nint, nint, nint, nint, int> _ropeKvWrite;
     private readonly delegate* unmanaged<int, nint, nint, long, int, nint, int> _siluMul;
     private readonly delegate* unmanaged<int, nint, nint, nint, int, int, int, nint, int> _linear;
+    private readonly delegate* unmanaged<int, nint, long, int, nint, nint, int> _argmax;
     private readonly delegate* unmanaged<NativeForwardArgs*, int> _forwardLayers;
     private readonly delegate* unmanaged<NativeForwardArgs*, nint*, int> _graphCapture;
     private readonly delegate* unmanaged<nint, nint, nint, nint, nint, nint, int, nint, int> _graphLaunch;
@@ -34,6 +35,7 @@ internal sealed unsafe class FusedKernelsNative
         _ropeKvWrite = (delegate* unmanaged<int, nint, long, nint, nint, nint, long, int, int, int, nint, nint, nint, nint, int>)Export(handle, "psk_rope_kv_write");
         _siluMul = (delegate* unmanaged<int, nint, nint, long, int, nint, int>)Export(handle, "psk_silu_mul");
         _linear = (delegate* unmanaged<int, nint, nint, nint, int, int, int, nint, int>)Export(handle, "psk_linear");
+        _argmax = (delegate* unmanaged<int, nint, long, int, nint, nint, int>)Export(handle, "psk_argmax");
         _forwardLayers = (delegate* unmanaged<NativeForwardArgs*, int>)Export(handle, "psk_forward_layers");
         _graphCapture = (delegate* unmanaged<NativeForwardArgs*, nint*, int>)Export(handle, "psk_graph_capture");
         _graphLaunch = (delegate* unmanaged<nint, nint, nint, nint, nint, nint, int, nint, int>)Export(handle, "psk_graph_launch");
@@ -70,6 +72,9 @@ internal sealed unsafe class FusedKernelsNative
     /// <summary>output = input · weightᵀ as the layer loop computes it (GEMV, the library's tensor-core kernels, or cuBLAS).</summary>
     public void Linear(int dtype, nint input, nint weight, nint output, int rows, int outFeatures, int inFeatures) =>
         Check(_linear(dtype, input, weight, output, rows, outFeatures, inFeatures, 0));
+
+    /// <summary>ids [rows] (int64) = each row's first largest logit of logits [rows, vocab].</summary>
+    public void Argmax(int dtype, nint logits, long rows, int vocab, nint ids) => Check(_argmax(dtype, logits, rows, vocab, ids, 0));
 
     public void ForwardLayers(in NativeForwardArgs args)
     {

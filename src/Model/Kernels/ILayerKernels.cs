@@ -36,4 +36,10 @@ public interface ILayerKernels
 
     /// <summary><paramref name="gateUp"/> [tokens, 2·hidden] (gate, then up) → silu(gate) · up into <paramref name="output"/> [tokens, hidden].</summary>
     void SiluMul(Tensor gateUp, Tensor output);
+
+    /// <summary>
+    /// Greedy decoding's choice: int64 [rows], the index of each row's largest logit in <paramref name="logits"/>
+    /// [rows, vocab] (the first among equals, as <c>argmax</c>), in the logits' own dtype (no float32 copy).
+    /// </summary>
+    Tensor Argmax(Tensor logits);
 }

@@ -114,6 +114,24 @@ public class FusedKernelsTests(ITestOutputHelper output)
         AssertClose(EagerKernels.Instance.Linear(x, w), new FusedCudaKernels().Linear(x, w), dtype, $"linear {rows}x{inFeatures} -> {outFeatures}");
     }
 
+    [Theory]
+    [InlineData(ScalarType.BFloat16, 49, 128256)]
+    [InlineData(ScalarType.Float16, 3, 1001)] // a vocabulary not a multiple of 8: element by element
+    public void Argmax_matches_eager_and_takes_the_first_of_equal_maxima(ScalarType dtype, int rows, int vocab)
+    {
+        SkipUnlessFused();
+        using var scope = NewDisposeScope();
+        manual_seed(rows);
+        Tensor logits = randn([rows, vocab], device: CUDA).to(dtype);
+        // Row 0's maximum twice, the later one first in memory order of any thread's loads: the first index must win.
+        logits[0, vocab - 2] = tensor(100f).to(dtype);
+        logits[0, 5] = tensor(100f).to(dtype);
+        long[] expected = logits.to(ScalarType.Float32).argmax(-1).cpu().data<long>().ToArray();
+        long[] got = new FusedCudaKernels().Argmax(logits).cpu().data<long>().ToArray();
+        Assert.Equal(5, got[0]);
+        Assert.Equal(expected, got);
+    }
+
     [Fact]
     public void Tiny_llama_greedy_runs_agree_with_either_kernel_set()
     {
