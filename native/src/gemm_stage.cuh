@@ -203,4 +203,26 @@ __device__ __forceinline__ void store_tile(const float* tile, int columns, T* y,
     }
 }
 
+// Launches kernel(args...) over `groups` column groups x `splits` splits of k, the splits of each column group one
+// thread-block cluster (store_split_sum's), with programmatic dependent launch when pdl.
+template <typename... Params, typename... Args>
+cudaError_t launch_split_clusters(void (*kernel)(Params...), int groups, int splits, int threads, int shared_bytes, bool pdl, cudaStream_t s,
+                                  Args... args) {
+    cudaLaunchConfig_t config = {};
+    config.gridDim = dim3(unsigned(groups), unsigned(splits));
+    config.blockDim = dim3(unsigned(threads));
+    config.dynamicSmemBytes = size_t(shared_bytes);
+    config.stream = s;
+    cudaLaunchAttribute attribute[2];
+    attribute[0].id = cudaLaunchAttributeClusterDimension;
+    attribute[0].val.clusterDim.x = 1;
+    attribute[0].val.clusterDim.y = unsigned(splits);
+    attribute[0].val.clusterDim.z = 1;
+    attribute[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attribute[1].val.programmaticStreamSerializationAllowed = 1;
+    config.attrs = attribute;
+    config.numAttrs = pdl ? 2 : 1;
+    return cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...);
+}
+
 }  // namespace psk_gemm

@@ -129,21 +129,8 @@ cudaError_t launch_skinny(int device, const T* x, const T* w, T* y, int rows, in
         if (e != cudaSuccess) { return e; }
         prepared[device] = true;
     }
-    cudaLaunchConfig_t config = {};
-    config.gridDim = dim3(unsigned((n + Stage::kColumns - 1) / Stage::kColumns), unsigned(splits));
-    config.blockDim = dim3(Stage::kThreads);
-    config.dynamicSmemBytes = kShared;
-    config.stream = s;
-    cudaLaunchAttribute attribute[2];
-    attribute[0].id = cudaLaunchAttributeClusterDimension;
-    attribute[0].val.clusterDim.x = 1;
-    attribute[0].val.clusterDim.y = unsigned(splits);
-    attribute[0].val.clusterDim.z = 1;
-    attribute[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attribute[1].val.programmaticStreamSerializationAllowed = 1;
-    config.attrs = attribute;
-    config.numAttrs = pdl ? 2 : 1;
-    return cudaLaunchKernelEx(&config, kernel, x, w, y, rows, n, k, early_weights);
+    return psk_gemm::launch_split_clusters(kernel, (n + Stage::kColumns - 1) / Stage::kColumns, splits, Stage::kThreads, kShared, pdl, s, x, w, y,
+                                           rows, n, k, early_weights);
 }
 
 }  // namespace psk_skinny

@@ -484,22 +484,9 @@ cudaError_t launch_wgmma(int device, const T* x, const T* w, T* y, int rows, int
     cudaError_t e = GATED ? tensor_map(&weights, w, k, 2 * n, kTileColumns) : tensor_map(&weights, w, k, n, kColumns);
     if (e == cudaSuccess) { e = tensor_map(&xs, x, k, rows, 8 * MT); }
     if (e != cudaSuccess) { return e; }
-    cudaLaunchConfig_t config = {};
     const int out_columns = GATED ? kTileColumns : kColumns;
-    config.gridDim = dim3(unsigned((n + out_columns - 1) / out_columns), unsigned(splits));
-    config.blockDim = dim3(kThreads);
-    config.dynamicSmemBytes = kShared;
-    config.stream = s;
-    cudaLaunchAttribute attribute[2];
-    attribute[0].id = cudaLaunchAttributeClusterDimension;
-    attribute[0].val.clusterDim.x = 1;
-    attribute[0].val.clusterDim.y = unsigned(splits);
-    attribute[0].val.clusterDim.z = 1;
-    attribute[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attribute[1].val.programmaticStreamSerializationAllowed = 1;
-    config.attrs = attribute;
-    config.numAttrs = pdl ? 2 : 1;
-    return cudaLaunchKernelEx(&config, kernel, weights, xs, y, rows, n, k, early_weights, rope);
+    return psk_gemm::launch_split_clusters(kernel, (n + out_columns - 1) / out_columns, splits, kThreads, kShared, pdl, s, weights, xs, y, rows, n, k,
+                                           early_weights, rope);
 }
 
 }  // namespace psk_wgmma
