@@ -212,25 +212,24 @@ __global__ void argmax_kernel(const T* logits, int vocab, int64_t* ids) {
     } else {
         for (int i = threadIdx.x; i < vocab; i += blockDim.x) { consider(to_float(row[i]), i); }
     }
-    // The block's largest, the smallest index among equals.
+    // The block's largest, the smallest index among equals: across each warp, then across the warps' results.
+    auto across_warp = [&] {
+        for (int offset = 16; offset > 0; offset >>= 1) {
+            const float v = __shfl_xor_sync(0xffffffffu, best, offset);
+            const int i = __shfl_xor_sync(0xffffffffu, best_index, offset);
+            consider(v, i);
+        }
+    };
     __shared__ float values[32];
     __shared__ int indices[32];
-    for (int offset = 16; offset > 0; offset >>= 1) {
-        const float v = __shfl_xor_sync(0xffffffffu, best, offset);
-        const int i = __shfl_xor_sync(0xffffffffu, best_index, offset);
-        consider(v, i);
-    }
+    across_warp();
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     if (lane == 0) { values[warp] = best; indices[warp] = best_index; }
     __syncthreads();
     if (warp == 0) {
         best = lane < int(blockDim.x / 32) ? values[lane] : -INFINITY;
         best_index = lane < int(blockDim.x / 32) ? indices[lane] : vocab;
-        for (int offset = 16; offset > 0; offset >>= 1) {
-            const float v = __shfl_xor_sync(0xffffffffu, best, offset);
-            const int i = __shfl_xor_sync(0xffffffffu, best_index, offset);
-            consider(v, i);
-        }
+        across_warp();
         if (lane == 0) { ids[blockIdx.x] = best_index < vocab ? best_index : 0; }  // a row of NaNs: 0
     }
 }
@@ -457,28 +456,28 @@ cudaError_t launch_wgmma_rows(int device, const T* x, const T* w, T* y, int rows
     }
 }
 
+template <typename T>
+cudaError_t launch_wgmma_epilogue(int device, const void* x, const void* w, void* y, int rows, int n_out, int k_in, bool early_weights,
+                                  psk_wgmma::Epilogue epilogue, cudaStream_t s, psk_wgmma::RopeTargets rope) {
+    using psk_wgmma::Epilogue;
+    const T *xt = static_cast<const T*>(x), *wt = static_cast<const T*>(w);
+    T* yt = static_cast<T*>(y);
+    switch (epilogue) {
+        case Epilogue::kGated: return launch_wgmma_rows<T, Epilogue::kGated>(device, xt, wt, yt, rows, n_out, k_in, early_weights, s, rope);
+        case Epilogue::kRope: return launch_wgmma_rows<T, Epilogue::kRope>(device, xt, wt, yt, rows, n_out, k_in, early_weights, s, rope);
+        default: return launch_wgmma_rows<T, Epilogue::kStore>(device, xt, wt, yt, rows, n_out, k_in, early_weights, s, rope);
+    }
+}
+
 // The wgmma matmul where wgmma_applies, with the epilogue the caller checked (wgmma_gated_applies: y = SiLU·mul of
 // x . w^T, n_out the hidden size; wgmma_rope_applies: RoPE and the cache write as `rope` says); early_weights as
 // wgmma_gemm_kernel takes it.
 int32_t wgmma(int device, int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, bool early_weights,
               psk_wgmma::Epilogue epilogue, cudaStream_t s, psk_wgmma::RopeTargets rope = {}) {
     using psk_wgmma::Epilogue;
-    using B = __nv_bfloat16;
-    using H = __half;
-    cudaError_t e;
-    if (dtype == PSK_DTYPE_BF16) {
-        const B *xb = static_cast<const B*>(x), *wb = static_cast<const B*>(w);
-        B* yb = static_cast<B*>(y);
-        e = epilogue == Epilogue::kGated ? launch_wgmma_rows<B, Epilogue::kGated>(device, xb, wb, yb, rows, n_out, k_in, early_weights, s, rope)
-          : epilogue == Epilogue::kRope  ? launch_wgmma_rows<B, Epilogue::kRope>(device, xb, wb, yb, rows, n_out, k_in, early_weights, s, rope)
-                                         : launch_wgmma_rows<B, Epilogue::kStore>(device, xb, wb, yb, rows, n_out, k_in, early_weights, s, rope);
-    } else {
-        const H *xh = static_cast<const H*>(x), *wh = static_cast<const H*>(w);
-        H* yh = static_cast<H*>(y);
-        e = epilogue == Epilogue::kGated ? launch_wgmma_rows<H, Epilogue::kGated>(device, xh, wh, yh, rows, n_out, k_in, early_weights, s, rope)
-          : epilogue == Epilogue::kRope  ? launch_wgmma_rows<H, Epilogue::kRope>(device, xh, wh, yh, rows, n_out, k_in, early_weights, s, rope)
-                                         : launch_wgmma_rows<H, Epilogue::kStore>(device, xh, wh, yh, rows, n_out, k_in, early_weights, s, rope);
-    }
+    cudaError_t e = dtype == PSK_DTYPE_BF16
+        ? launch_wgmma_epilogue<__nv_bfloat16>(device, x, w, y, rows, n_out, k_in, early_weights, epilogue, s, rope)
+        : launch_wgmma_epilogue<__half>(device, x, w, y, rows, n_out, k_in, early_weights, epilogue, s, rope);
     return launched(epilogue == Epilogue::kGated ? "wgmma gate/up matmul" : epilogue == Epilogue::kRope ? "wgmma qkv matmul" : "wgmma matmul", e);
 }
 
@@ -519,9 +518,9 @@ const Cublas& cublas() {
     return loaded;
 }
 
-// This thread's cuBLAS handle for the current device, bound to stream s and to a workspace of our own: cuBLAS would
+// This thread's cuBLAS handle for `device` (the current one), bound to stream s and to a workspace of our own: cuBLAS would
 // otherwise allocate a workspace inside every captured graph.
-int32_t cublas_handle(cudaStream_t s, void** handle);
+int32_t cublas_handle(int device, cudaStream_t s, void** handle);
 
 // y [rows, n_out] = x [rows, k_in] . w [n_out, k_in]^T, as torch.nn.functional.linear: one row runs psk_gemv, 2..8
 // rows the skinny kernel and 9..64 the wgmma kernel where they apply (none needs the handle), others cuBLAS:
@@ -529,19 +528,21 @@ int32_t cublas_handle(cudaStream_t s, void** handle);
 // y^T = w . x^T, i.e. op(A) = w^T of the [k_in, n_out] column-major view of w.
 // early_weights: no kernel before it in the stream writes w (the layer loop), so the first weight loads may go out
 // before waiting for that kernel. handle: this thread's cuBLAS handle for s, or null to get it if cuBLAS is needed.
-int32_t linear(void* handle, int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s);
+// device: the current device (looked up once by each entry point).
+int32_t linear(void* handle, int device, int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, bool early_weights,
+               cudaStream_t s);
 
 // q_out, k_cache, v_cache from the qkv matmul with RoPE and the cache write (psk_rope_kv_write's arguments): one
 // wgmma kernel where wgmma_rope_applies, else linear into qkv [tokens, (heads + 2 kv_heads) head_dim] and
 // psk_rope_kv_write (the same values either way).
-int32_t qkv_rope(void* handle, int32_t dtype, const void* x, const void* wqkv, void* qkv, const int64_t* positions, const int64_t* slots,
-                 const float* rope, int tokens, int heads, int kv_heads, int head_dim, int k_in, void* q_out, void* k_cache, void* v_cache,
-                 bool early_weights, cudaStream_t s);
+int32_t qkv_rope(void* handle, int device, int32_t dtype, const void* x, const void* wqkv, void* qkv, const int64_t* positions,
+                 const int64_t* slots, const float* rope, int tokens, int heads, int kv_heads, int head_dim, int k_in, void* q_out, void* k_cache,
+                 void* v_cache, bool early_weights, cudaStream_t s);
 
 // act [rows, hidden] = SiLU(x . w1^T) * (x . w3^T) for w13 = [w1; w3]: one wgmma kernel where wgmma_gated_applies,
 // else linear into gate_up [rows, 2 * hidden] and psk_silu_mul (the same values either way).
-int32_t gate_up_silu(void* handle, int32_t dtype, const void* x, const void* w13, void* gate_up, void* act, int rows, int hidden, int k_in,
-                     bool early_weights, cudaStream_t s);
+int32_t gate_up_silu(void* handle, int device, int32_t dtype, const void* x, const void* w13, void* gate_up, void* act, int rows, int hidden,
+                     int k_in, bool early_weights, cudaStream_t s);
 
 
 int block_threads(int64_t work) {
@@ -684,7 +685,10 @@ PSK_API int32_t psk_linear(int32_t dtype, const void* x, const void* w, void* y,
     if (!valid_dtype(dtype)) { return fail(PSK_ERR_DTYPE, "dtype %d is not fp16 (0) or bf16 (1)", dtype); }
     if (x == nullptr || w == nullptr || y == nullptr) { return fail(PSK_ERR_NULL_POINTER, "linear: x, w or y is null"); }
     if (rows < 1 || n_out <= 0 || k_in <= 0) { return fail(PSK_ERR_SHAPE, "linear: rows %d, n_out %d, k_in %d", rows, n_out, k_in); }
-    return linear(nullptr, dtype, x, w, y, rows, n_out, k_in, false, static_cast<cudaStream_t>(stream));  // w may be freshly written
+    int device = 0;
+    int32_t rc = current_device(&device);
+    if (rc != PSK_OK) { return rc; }
+    return linear(nullptr, device, dtype, x, w, y, rows, n_out, k_in, false, static_cast<cudaStream_t>(stream));  // w may be freshly written
 }
 
 PSK_API int32_t psk_qkv_rope_kv_write(int32_t dtype, const void* x, const void* wqkv, void* qkv, const int64_t* positions, const int64_t* slots,
@@ -700,8 +704,11 @@ PSK_API int32_t psk_qkv_rope_kv_write(int32_t dtype, const void* x, const void* 
         int64_t(heads + 2 * kv_heads) * head_dim > 0x7fffffff) {
         return fail(PSK_ERR_SHAPE, "qkv_rope_kv_write: tokens %d, heads %d, kv_heads %d, head_dim %d, k_in %d", tokens, heads, kv_heads, head_dim, k_in);
     }
-    return qkv_rope(nullptr, dtype, x, wqkv, qkv, positions, slots, rope, tokens, heads, kv_heads, head_dim, k_in, q_out, k_cache, v_cache, false,
-                    static_cast<cudaStream_t>(stream));  // wqkv may be freshly written
+    int device = 0;
+    int32_t rc = current_device(&device);
+    if (rc != PSK_OK) { return rc; }
+    return qkv_rope(nullptr, device, dtype, x, wqkv, qkv, positions, slots, rope, tokens, heads, kv_heads, head_dim, k_in, q_out, k_cache, v_cache,
+                    false, static_cast<cudaStream_t>(stream));  // wqkv may be freshly written
 }
 
 PSK_API int32_t psk_gate_up_silu(int32_t dtype, const void* x, const void* w13, void* gate_up, void* act, int32_t rows, int32_t hidden,
@@ -710,7 +717,10 @@ PSK_API int32_t psk_gate_up_silu(int32_t dtype, const void* x, const void* w13, 
     if (!valid_dtype(dtype)) { return fail(PSK_ERR_DTYPE, "dtype %d is not fp16 (0) or bf16 (1)", dtype); }
     if (x == nullptr || w13 == nullptr || gate_up == nullptr || act == nullptr) { return fail(PSK_ERR_NULL_POINTER, "gate_up_silu: a pointer is null"); }
     if (rows < 1 || hidden <= 0 || k_in <= 0 || hidden > 0x3fffffff) { return fail(PSK_ERR_SHAPE, "gate_up_silu: rows %d, hidden %d, k_in %d", rows, hidden, k_in); }
-    return gate_up_silu(nullptr, dtype, x, w13, gate_up, act, rows, hidden, k_in, false, static_cast<cudaStream_t>(stream));  // w13 may be freshly written
+    int device = 0;
+    int32_t rc = current_device(&device);
+    if (rc != PSK_OK) { return rc; }
+    return gate_up_silu(nullptr, device, dtype, x, w13, gate_up, act, rows, hidden, k_in, false, static_cast<cudaStream_t>(stream));  // w13 may be freshly written
 }
 
 PSK_API int32_t psk_forward_args_size(void) { return int32_t(sizeof(psk_forward_args)); }
@@ -732,21 +742,23 @@ PSK_API int32_t psk_forward_layers(const psk_forward_args* a) {
     psf_fwd_args attention = a->attention;
     int32_t rc = PSK_OK;
 #define PSK_STEP(expr) do { rc = (expr); if (rc != PSK_OK) return rc; } while (0)
+    int device = 0;  // one lookup for the pass
+    PSK_STEP(current_device(&device));
     void* handle = nullptr;  // one row needs no cuBLAS; for more, one handle serves every matmul of the pass
-    if (a->tokens > 1) { PSK_STEP(cublas_handle(s, &handle)); }
+    if (a->tokens > 1) { PSK_STEP(cublas_handle(device, s, &handle)); }
     for (int l = 0; l < a->layers; l++) {
         const psk_layer& w = a->layer[l];
         PSK_STEP(psk_add_rmsnorm(a->dtype, a->residual, l == 0 ? nullptr : a->delta, w.attention_norm, a->normed, a->tokens, a->dim, a->norm_eps, s));
-        PSK_STEP(qkv_rope(handle, a->dtype, a->normed, w.wqkv, a->qkv, a->positions, a->slots, a->rope, a->tokens, a->heads, a->kv_heads,
+        PSK_STEP(qkv_rope(handle, device, a->dtype, a->normed, w.wqkv, a->qkv, a->positions, a->slots, a->rope, a->tokens, a->heads, a->kv_heads,
                           a->head_dim, a->dim, a->q, w.k_cache, w.v_cache, true, s));
         attention.k = w.k_cache;
         attention.v = w.v_cache;
         int32_t st = a->paged ? psf_fwd_paged(&attention) : psf_fwd_contiguous(&attention);
         if (st != PSF_OK) { return fail(PSK_ERR_ATTENTION, "layer %d attention: %s", l, psf_last_error()); }
-        PSK_STEP(linear(handle, a->dtype, a->attn, w.wo, a->delta, a->tokens, a->dim, q_width, true, s));
+        PSK_STEP(linear(handle, device, a->dtype, a->attn, w.wo, a->delta, a->tokens, a->dim, q_width, true, s));
         PSK_STEP(psk_add_rmsnorm(a->dtype, a->residual, a->delta, w.ffn_norm, a->normed, a->tokens, a->dim, a->norm_eps, s));
-        PSK_STEP(gate_up_silu(handle, a->dtype, a->normed, w.w13, a->gate_up, a->act, a->tokens, a->hidden, a->dim, true, s));
-        PSK_STEP(linear(handle, a->dtype, a->act, w.w2, a->delta, a->tokens, a->dim, a->hidden, true, s));
+        PSK_STEP(gate_up_silu(handle, device, a->dtype, a->normed, w.w13, a->gate_up, a->act, a->tokens, a->hidden, a->dim, true, s));
+        PSK_STEP(linear(handle, device, a->dtype, a->act, w.w2, a->delta, a->tokens, a->dim, a->hidden, true, s));
     }
     PSK_STEP(psk_add_rmsnorm(a->dtype, a->residual, a->delta, a->final_norm, a->normed, a->tokens, a->dim, a->norm_eps, s));
 #undef PSK_STEP
@@ -870,15 +882,12 @@ namespace {
 
 constexpr size_t kCublasWorkspaceBytes = size_t(32) << 20;  // what PyTorch gives cuBLAS on Hopper
 
-int32_t cublas_handle(cudaStream_t s, void** handle) {
+int32_t cublas_handle(int device, cudaStream_t s, void** handle) {
     const Cublas& c = cublas();
     if (c.error != nullptr) { return fail(PSK_ERR_CUBLAS, "%s", c.error); }
     // One handle per thread and device, as cuBLAS requires; created on first use, kept for the process.
     thread_local void* handles[kMaxDevices] = {};
     thread_local void* workspaces[kMaxDevices] = {};
-    int device = 0;
-    int32_t rc = current_device(&device);
-    if (rc != PSK_OK) { return rc; }
     if (handles[device] == nullptr && c.create(&handles[device]) != 0) { return fail(PSK_ERR_CUBLAS, "cublasCreate failed on device %d", device); }
     if (c.set_workspace != nullptr && workspaces[device] == nullptr) {
         cudaError_t e = cudaMalloc(&workspaces[device], kCublasWorkspaceBytes);
@@ -893,17 +902,15 @@ int32_t cublas_handle(cudaStream_t s, void** handle) {
     return PSK_OK;
 }
 
-int32_t linear(void* handle, int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, bool early_weights, cudaStream_t s) {
+int32_t linear(void* handle, int device, int32_t dtype, const void* x, const void* w, void* y, int rows, int n_out, int k_in, bool early_weights,
+               cudaStream_t s) {
     if (rows <= 1) { return gemv(dtype, x, w, y, rows, n_out, k_in, early_weights, s); }
     if (rows <= kWgmmaMaxRows) {
-        int device = 0;
-        int32_t rc = current_device(&device);
-        if (rc != PSK_OK) { return rc; }
         if (skinny_applies(device, rows, n_out, k_in, x, w)) { return skinny(device, dtype, x, w, y, rows, n_out, k_in, early_weights, s); }
         if (wgmma_applies(device, rows, n_out, k_in, x, w)) { return wgmma(device, dtype, x, w, y, rows, n_out, k_in, early_weights, psk_wgmma::Epilogue::kStore, s); }
     }
     if (handle == nullptr) {
-        int32_t rc = cublas_handle(s, &handle);
+        int32_t rc = cublas_handle(device, s, &handle);
         if (rc != PSK_OK) { return rc; }
     }
     const float alpha = 1.f, beta = 0.f;
@@ -913,32 +920,24 @@ int32_t linear(void* handle, int32_t dtype, const void* x, const void* w, void* 
     return st == 0 ? PSK_OK : fail(PSK_ERR_CUBLAS, "cublasGemmEx failed (status %d) for [%d, %d] x [%d, %d]^T", st, rows, k_in, n_out, k_in);
 }
 
-int32_t qkv_rope(void* handle, int32_t dtype, const void* x, const void* wqkv, void* qkv, const int64_t* positions, const int64_t* slots,
-                 const float* rope, int tokens, int heads, int kv_heads, int head_dim, int k_in, void* q_out, void* k_cache, void* v_cache,
-                 bool early_weights, cudaStream_t s) {
+int32_t qkv_rope(void* handle, int device, int32_t dtype, const void* x, const void* wqkv, void* qkv, const int64_t* positions,
+                 const int64_t* slots, const float* rope, int tokens, int heads, int kv_heads, int head_dim, int k_in, void* q_out, void* k_cache,
+                 void* v_cache, bool early_weights, cudaStream_t s) {
     const int width = (heads + 2 * kv_heads) * head_dim;
-    if (tokens > kSkinnyMaxRows && tokens <= kWgmmaMaxRows) {
-        int device = 0;
-        int32_t rc = current_device(&device);
-        if (rc != PSK_OK) { return rc; }
-        if (wgmma_rope_applies(device, tokens, width, k_in, head_dim, x, wqkv)) {
-            const psk_wgmma::RopeTargets targets{positions, slots, reinterpret_cast<const float2*>(rope), heads, kv_heads, head_dim, q_out, k_cache, v_cache};
-            return wgmma(device, dtype, x, wqkv, nullptr, tokens, width, k_in, early_weights, psk_wgmma::Epilogue::kRope, s, targets);
-        }
+    if (wgmma_rope_applies(device, tokens, width, k_in, head_dim, x, wqkv)) {
+        const psk_wgmma::RopeTargets targets{positions, slots, reinterpret_cast<const float2*>(rope), heads, kv_heads, head_dim, q_out, k_cache, v_cache};
+        return wgmma(device, dtype, x, wqkv, nullptr, tokens, width, k_in, early_weights, psk_wgmma::Epilogue::kRope, s, targets);
     }
-    int32_t rc = linear(handle, dtype, x, wqkv, qkv, tokens, width, k_in, early_weights, s);
+    int32_t rc = linear(handle, device, dtype, x, wqkv, qkv, tokens, width, k_in, early_weights, s);
     return rc != PSK_OK ? rc : psk_rope_kv_write(dtype, qkv, width, positions, slots, rope, tokens, heads, kv_heads, head_dim, q_out, k_cache, v_cache, s);
 }
 
-int32_t gate_up_silu(void* handle, int32_t dtype, const void* x, const void* w13, void* gate_up, void* act, int rows, int hidden, int k_in,
-                     bool early_weights, cudaStream_t s) {
-    if (rows > kSkinnyMaxRows && rows <= kWgmmaMaxRows) {
-        int device = 0;
-        int32_t rc = current_device(&device);
-        if (rc != PSK_OK) { return rc; }
-        if (wgmma_gated_applies(device, rows, hidden, k_in, x, w13)) { return wgmma(device, dtype, x, w13, act, rows, hidden, k_in, early_weights, psk_wgmma::Epilogue::kGated, s); }
+int32_t gate_up_silu(void* handle, int device, int32_t dtype, const void* x, const void* w13, void* gate_up, void* act, int rows, int hidden,
+                     int k_in, bool early_weights, cudaStream_t s) {
+    if (wgmma_gated_applies(device, rows, hidden, k_in, x, w13)) {
+        return wgmma(device, dtype, x, w13, act, rows, hidden, k_in, early_weights, psk_wgmma::Epilogue::kGated, s);
     }
-    int32_t rc = linear(handle, dtype, x, w13, gate_up, rows, 2 * hidden, k_in, early_weights, s);
+    int32_t rc = linear(handle, device, dtype, x, w13, gate_up, rows, 2 * hidden, k_in, early_weights, s);
     return rc != PSK_OK ? rc : psk_silu_mul(dtype, gate_up, act, rows, hidden, s);
 }
 

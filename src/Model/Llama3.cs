@@ -70,7 +70,7 @@ public sealed class Llama3 : IDisposable
     /// </summary>
     public Tensor Forward(Tensor tokens, IKvCache cache, KvStep step, IAttentionBackend attention)
     {
-        using var noAutograd = inference_mode();
+        using var noAutograd = inference_mode(); // no autograd bookkeeping in any operation of the pass
         return ForwardHead(tokens, cache, step, attention).to(ScalarType.Float32);
     }
 
@@ -84,7 +84,8 @@ public sealed class Llama3 : IDisposable
         return Kernels.Argmax(ForwardHead(tokens, cache, step, attention));
     }
 
-    /// <summary>The forward pass up to the output head: logits [batch, vocab] in the model's dtype.</summary>
+    /// <summary>The forward pass up to the output head: logits [batch, vocab] in the model's dtype (callers hold an
+    /// inference_mode scope, so no operation below keeps autograd bookkeeping).</summary>
     private Tensor ForwardHead(Tensor tokens, IKvCache cache, KvStep step, IAttentionBackend attention)
     {
         Llama3Config c = Config;
@@ -95,7 +96,6 @@ public sealed class Llama3 : IDisposable
             throw new ArgumentException($"Sequence length {step.MaxSequenceLength} exceeds the {MaxPositions} positions of the RoPE table.", nameof(step));
         double scale = 1.0 / Math.Sqrt(c.HeadDim);
         ILayerKernels k = Kernels;
-        using var noAutograd = inference_mode(); // no autograd bookkeeping in any operation below
 
         // The residual stream [tokens, dim], updated in place; each block's output (delta) is added to it by the
         // next block's norm, so the add and the norm are one kernel. h ends as the output head's input.
