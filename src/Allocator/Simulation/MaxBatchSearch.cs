@@ -50,6 +50,7 @@ public static class MaxBatchSearch
         int max = Find(n => Simulate(n).Fits, limit);
         if (max == SearchLimit) return new MaxBatchResult(max, LimitReason.SearchLimit, $"stopped at {SearchLimit} requests", max > trace.Requests.Count);
         RunResult next = Simulate(max + 1);
-        return new MaxBatchResult(max, next.Reason, $"{max + 1} requests: {next.Failure}", max + 1 > trace.Requests.Count);
+        string detail = max == 0 ? $"not even 1 request fits: {next.Failure}" : $"{max + 1:N0} requests do not fit: {next.Failure}";
+        return new MaxBatchResult(max, next.Reason, detail, max + 1 > trace.Requests.Count);
     }
 }

@@ -38,7 +38,7 @@ internal static class NaiveReplay
         {
             if (!naive.CanReserve())
                 return Result(false, LimitReason.MaxLengthReservations,
-                    $"request {requests[i].Id} at step 1: {i} reservation(s) of {maxLength} tokens fill the {ByteSize.Gb(slots * layout.BytesPerToken)} left beside weights and overhead", 0, null);
+                    $"request {requests[i].Id} at step 1: {i} reservation(s) of {maxLength:N0} tokens fill the {ByteSize.Gb(slots * layout.BytesPerToken)} left beside weights and the overhead of this {requests.Count:N0}-request batch (activations grow with the batch, so a smaller batch may fit one more)", 0, null);
             naive.Reserve(requests[i].PromptTokens);
         }
         Static(config, requests, naive, recorder);

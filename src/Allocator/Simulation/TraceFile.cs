@@ -28,16 +28,23 @@ public static class TraceFile
     /// <exception cref="TraceFormatException">Missing file, malformed JSON, wrong format tag or invalid lengths.</exception>
     public static Trace Read(string path, int maxSequenceLength = int.MaxValue)
     {
+        if (Directory.Exists(path)) throw new TraceFormatException(path, "is a directory, not a trace file");
         if (!File.Exists(path)) throw new TraceFormatException(path, "file not found");
         Document? doc;
         try
         {
-            using FileStream stream = File.OpenRead(path);
-            doc = JsonSerializer.Deserialize<Document>(stream, s_options);
+            byte[] bytes = File.ReadAllBytes(path);
+            // Say what the file is rather than how the JSON reader failed on it.
+            int first = Array.FindIndex(bytes, b => !char.IsWhiteSpace((char)b));
+            if (first < 0) throw new TraceFormatException(path, "is empty");
+            if (bytes[first] == (byte)'[')
+                throw new TraceFormatException(path, $"is a JSON array, not a {Format} trace (a ShareGPT conversation file? make a trace from it with: trace --sharegpt FILE --out FILE.trace.json)");
+            if (bytes[first] != (byte)'{') throw new TraceFormatException(path, $"is not JSON (a {Format} trace is a JSON object)");
+            doc = JsonSerializer.Deserialize<Document>(bytes, s_options);
         }
         catch (JsonException e)
         {
-            throw new TraceFormatException(path, $"malformed JSON ({e.Message.Split('\n')[0]})", e);
+            throw new TraceFormatException(path, $"malformed JSON ({e.Message.Split('\n')[0].Split(" Path:")[0].Split(" LineNumber")[0].Trim()}{(e.LineNumber is long line ? $" at line {line + 1}" : "")})", e);
         }
         if (doc is null) throw new TraceFormatException(path, "empty document");
         if (doc.Format != Format) throw new TraceFormatException(path, $"format must be \"{Format}\", got \"{doc.Format}\"");

@@ -14,6 +14,8 @@ public static class ShareGptLoader
     /// <exception cref="ShareGptFormatException">Missing file, malformed JSON, unexpected shape, or no requests.</exception>
     public static ShareGptRequests Load(string path)
     {
+        if (Directory.Exists(path)) throw new ShareGptFormatException(path, "is a directory, not a ShareGPT file");
+        if (File.Exists(path) && new FileInfo(path).Length == 0) throw new ShareGptFormatException(path, "is empty");
         JsonDocument document;
         try
         {

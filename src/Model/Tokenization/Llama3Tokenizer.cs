@@ -58,6 +58,7 @@ public sealed class Llama3Tokenizer
     /// <exception cref="TokenizerLoadException">The file is missing, unreadable or not a tiktoken rank file.</exception>
     public static Llama3Tokenizer Load(string tokenizerModelPath)
     {
+        if (Directory.Exists(tokenizerModelPath)) throw new TokenizerLoadException(tokenizerModelPath, "is a directory, not a tokenizer.model file");
         byte[] bytes;
         try
         {

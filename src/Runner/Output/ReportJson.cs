@@ -10,13 +10,6 @@ internal static class ReportJson
     /// <summary>Timelines are thinned to about this many points.</summary>
     public const int MaxTimelinePoints = 500;
 
-    private static readonly JsonSerializerOptions s_options = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
-    };
-
     public static string Format(SimulationReport report)
     {
         SimulationConfig c = report.Config;
@@ -36,7 +29,7 @@ internal static class ReportJson
             Naive = Run(report.Naive, m),
             MaxBatch = new { Paged = report.PagedMax, Naive = report.NaiveMax },
         };
-        return JsonSerializer.Serialize(doc, s_options) + "\n";
+        return JsonOutput.Serialize(doc);
     }
 
     private static object Run(RunResult r, MemoryModel m) => new
@@ -64,7 +57,8 @@ internal static class ReportJson
         ReservedBytes = (long)Math.Round(s.ReservedBytes),
         FilledBytes = (long)Math.Round(s.FilledBytes),
         FragmentedBytes = (long)Math.Round(s.FragmentedBytes),
-        s.Utilization,
+        // No KV reserved (nothing ran): utilisation is undefined, not 100%.
+        Utilization = s.ReservedBytes > 0 ? (double?)s.Utilization : null,
     };
 
     /// <summary>Every k-th point (the last one always), so long runs stay readable.</summary>

@@ -24,12 +24,28 @@ internal static class ReportPlot
             pool.Color = Colors.SteelBlue;
             pool.LegendText = $"the seed's pool ({report.Paged.CapacityUnits} blocks)";
         }
-        string missing = string.Join("", new[] { report.Naive, report.Paged }.Where(r => !r.Fits).Select(r => $"; {r.Cache} does not fit"));
-        plot.Title($"KV cache in use: {report.Paged.Requests} request(s), {report.Config.Mode.ToString().ToLowerInvariant()}, block {report.Config.BlockSize}{missing}");
+        // A run that does not fit has no timeline: draw what it would reserve against the memory line instead.
+        double needed = 0;
+        foreach (RunResult r in new[] { report.Naive, report.Paged }.Where(r => !r.Fits && r.Timeline.Count == 0))
+        {
+            double bytes = r == report.Naive
+                ? (double)r.Requests * report.Config.MaxSequenceLength * m.Layout.BytesPerToken
+                : (double)r.Requests * m.Layout.BytesPerBlock(report.Config.BlockSize);
+            needed = Math.Max(needed, bytes);
+            var wanted = plot.Add.HorizontalLine(bytes / 1e9);
+            wanted.Color = r == report.Naive ? Colors.OrangeRed : Colors.SteelBlue;
+            wanted.LineWidth = 2;
+            wanted.LegendText = r == report.Naive
+                ? $"naive would reserve {r.Requests:N0} × {report.Config.MaxSequenceLength:N0} tokens: does not fit"
+                : $"paged needs at least {r.Requests:N0} blocks: does not fit";
+        }
+        plot.Title($"{m.Gpu.Name}, {m.Model.Name} {m.DType}: {report.Paged.Requests:N0} request(s), {report.Config.Mode.ToString().ToLowerInvariant()}, block {report.Config.BlockSize}\n"
+            + $"max batch: paged {report.PagedMax.MaxBatch:N0}, naive {report.NaiveMax.MaxBatch:N0}");
         plot.XLabel("decode step");
         plot.YLabel("KV memory (GB)");
-        plot.Axes.SetLimitsY(0, Math.Max(kvBudget, (long)Math.Max(report.Naive.Peak.ReservedBytes, report.Paged.Peak.ReservedBytes)) / 1e9 * 1.1);
-        plot.ShowLegend(Alignment.UpperRight);
+        plot.Axes.SetLimitsY(0, Math.Max(Math.Max(kvBudget, needed), Math.Max(report.Naive.Peak.ReservedBytes, report.Paged.Peak.ReservedBytes)) / 1e9 * 1.1);
+        // Beside the data, never over it.
+        plot.ShowLegend(Edge.Bottom);
         PlotFont.Apply(plot);
         AtomicFile.Write(path, tmp => plot.SavePng(tmp, 1000, 600));
     }

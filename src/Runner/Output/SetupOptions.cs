@@ -5,11 +5,15 @@ namespace PagedSim.Runner.Output;
 
 /// <summary>The options that describe a setup (GPU, model, dtype, tensor parallelism, overhead), shared by the root
 /// command and <c>simulate</c>, and their resolution into a <see cref="MemoryModel"/>.</summary>
-internal sealed class SetupOptions
+internal sealed class SetupOptions(string? modelDescription = null)
 {
     public Option<string?> Gpu { get; } = new("--gpu") { Description = $"GPU preset: {string.Join(", ", GpuSpec.Presets.Select(g => g.Name))} (default rtx4090)" };
     public Option<string?> GpuMem { get; } = new("--gpu-mem") { Description = "GPU memory of any size instead of a preset: 24GiB, 80GB, 81559MiB or bytes" };
-    public Option<string?> Model { get; } = new("--model") { Description = $"Model preset ({string.Join(", ", ModelSpec.Presets.Select(m => m.Name))}) or a Meta params.json (or a folder holding one); default llama3-8b" };
+    public Option<string?> Model { get; } = new("--model")
+    {
+        Description = (modelDescription ?? "Model: a preset, or a Meta params.json (or a folder holding one)")
+            + $"; presets: {string.Join(", ", ModelSpec.Presets.Select(m => m.Name))}; default llama3-8b",
+    };
     public Option<string> DType { get; } = new("--dtype") { Description = "Element type of weights and KV cache: bf16, fp16, fp32, fp8", DefaultValueFactory = _ => "bf16" };
     public Option<int> Tp { get; } = new("--tp") { Description = "Tensor parallelism: weights and KV heads split across this many GPUs of the given size", DefaultValueFactory = _ => 1 };
     public Option<string?> Overhead { get; } = new("--overhead") { Description = "Fixed overhead per GPU (CUDA context, workspaces); default 1GiB" };

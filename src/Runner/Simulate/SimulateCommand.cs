@@ -16,26 +16,30 @@ internal static class SimulateCommand
     {
         var setup = new SetupOptions();
         var trace = new Option<string?>("--trace") { Description = $"Trace file (pagedsim-trace/1 JSON); default fixtures/{DefaultTrace}" };
-        var requests = new Option<int?>("--requests") { Description = "Replay the first N requests of the trace (default: all; in static mode they form one batch)" };
-        var synthetic = new Option<int?>("--synthetic") { Description = "Replay K synthetic requests drawn from the trace's length distribution" };
-        var seed = new Option<int>("--seed") { Description = "Random seed for --synthetic and for the seed-compatible block choice", DefaultValueFactory = _ => 0 };
-        var blockSize = new Option<int>("--block-size") { Description = "Tokens per paged block", DefaultValueFactory = _ => 256 };
+        var requests = new Option<int?>("--requests") { Description = "Replay the first N requests of the trace, repeating it past its end as the main job does (default: all; in static mode they form one batch)" };
+        var synthetic = new Option<int?>("--synthetic-requests") { Description = "Replay K synthetic requests drawn from the trace's length distribution" };
+        var seed = CommonOptions.Seed("--synthetic-requests and of the seed-compatible block choice");
+        var blockSize = CommonOptions.BlockSize();
         var mode = new Option<string>("--mode") { Description = "static (all start together, the seed's experiment) or continuous (waiting queue, preemption)", DefaultValueFactory = _ => "static" };
         var seedCompat = new Option<bool>("--seed-compat") { Description = "Paged exactly as the seed: pool of (8192 / block size) × 5 blocks, random blocks, finished requests keep one block" };
-        var json = new Option<bool>("--json") { Description = "Print the report as JSON" };
-        var plot = new Option<string?>("--plot") { Description = "Write a PNG of KV memory over time, naive against paged" };
+        var json = CommonOptions.Json();
+        var plot = CommonOptions.Plot("KV memory over time, naive against paged,");
 
         var command = new Command("simulate", "Predict KV-cache fragmentation and the largest batch for a GPU, paged against naive, from a length trace");
         setup.AddTo(command);
         foreach (Option o in new Option[] { trace, requests, synthetic, seed, blockSize, mode, seedCompat, json, plot }) command.Options.Add(o);
         command.SetAction(parse =>
         {
+            string? jsonPath = parse.GetValue(json), plotPath = parse.GetValue(plot), tracePath = parse.GetValue(trace);
+            OutputPath.Check("--json", jsonPath, allowStdout: true);
+            OutputPath.Check("--plot", plotPath, ".png");
             MemoryModel memory = setup.Resolve(parse);
-            Trace source = LoadTrace(parse.GetValue(trace), memory.Model.MaxSequenceLength);
+            InputFile.Check("--trace", tracePath);
+            Trace source = LoadTrace(tracePath, memory.Model.MaxSequenceLength);
             int randomSeed = parse.GetValue(seed);
             if (parse.GetValue(synthetic) is int k)
             {
-                if (k <= 0) throw new UserError($"--synthetic: request count must be positive, got {k}");
+                if (k <= 0 || k > MaxRequests) throw new UserError($"--synthetic-requests: request count must be 1 to {MaxRequests:N0}, got {k}");
                 source = SyntheticTrace.Draw(source, k, randomSeed);
             }
             IReadOnlyList<TraceRequest> batch = Take(source, parse.GetValue(requests));
@@ -47,12 +51,11 @@ internal static class SimulateCommand
             };
             var config = new SimulationConfig(memory, parse.GetValue(blockSize), simulationMode, parse.GetValue(seedCompat), SchedulerOptions.Default, randomSeed);
             Validate(config);
-            string? plotPath = parse.GetValue(plot);
             SimulationReport report = Guard(() => SimulationReport.Create(config, source, batch, keepTimeline: true));
-            string text = parse.GetValue(json) ? ReportJson.Format(report) : ReportText.Format(report);
-            // The plot first: a bad path then fails before anything is printed.
             if (plotPath is not null) ReportPlot.Save(report, plotPath);
-            Console.Out.Write(text);
+            // With --json - the JSON is the whole of stdout; with --json FILE the text report still prints.
+            if (jsonPath is not null) JsonOutput.Write(jsonPath, ReportJson.Format(report), Console.Out);
+            if (jsonPath != OutputPath.Stdout) Console.Out.Write(ReportText.Format(report));
             return 0;
         });
         return command;
@@ -71,13 +74,17 @@ internal static class SimulateCommand
         }
     }
 
-    /// <summary>The first <paramref name="count"/> requests (all when null).</summary>
-    public static IReadOnlyList<TraceRequest> Take(Trace trace, int? count)
+    /// <summary>Most requests one simulation replays (the trace repeats past its end).</summary>
+    public const int MaxRequests = 10_000_000;
+
+    /// <summary>The first <paramref name="count"/> requests (all when null), repeating the trace past its end as the
+    /// main job does.</summary>
+    public static IReadOnlyList<TraceRequest> Take(Trace trace, int? count, string option = "--requests")
     {
         if (count is not int n) return trace.Requests;
-        if (n <= 0 || n > trace.Requests.Count)
-            throw new UserError($"--requests: the trace {trace.Source} has {trace.Requests.Count} request(s); ask for 1 to {trace.Requests.Count}");
-        return trace.Requests.Take(n).ToArray();
+        if (n <= 0 || n > MaxRequests)
+            throw new UserError($"{option}: request count must be 1 to {MaxRequests:N0}, got {n}");
+        return Simulator.FirstRequests(trace, n);
     }
 
     /// <summary>Runs a simulation step, turning a setup it cannot simulate into one line.</summary>

@@ -5,7 +5,7 @@ namespace PagedSim.Runner;
 /// <param name="ShareGpt">ShareGPT file, or null for fixtures/sharegpt-filtered.json.</param>
 /// <param name="Naive">Contiguous max-length cache instead of the paged one.</param>
 /// <param name="Synthetic">Seeded random weights; each request stops at its trace output length.</param>
-/// <param name="SyntheticShape">"8b" (the model preset's shape) or "tiny" (<see cref="PagedSim.Model.Synthetic.SyntheticShapes.Tiny"/>).</param>
+/// <param name="SyntheticShape">"preset" (the --model preset's shape) or "tiny" (<see cref="PagedSim.Model.Synthetic.SyntheticShapes.Tiny"/>).</param>
 /// <param name="Seed">Seed of the synthetic weights.</param>
 /// <param name="Device">"auto" (CUDA when available, else no run), "cuda" or "cpu".</param>
 /// <param name="MaxNewTokens">Cap on new tokens per request, or null (up to 8192 tokens in all).</param>
@@ -17,7 +17,7 @@ namespace PagedSim.Runner;
 /// <param name="PrintResponses">Print every response (off with --no-responses).</param>
 /// <param name="Kernels">"auto" (fused native kernels on CUDA when the library has them, else eager), "fused" or "eager".</param>
 internal sealed record RunSettings(
-    int Count, string? ShareGpt, bool Naive, bool Synthetic, string SyntheticShape, long Seed, string Device,
+    int Count, string? ShareGpt, bool Naive, bool Synthetic, string SyntheticShape, int Seed, string Device,
     int? MaxNewTokens, int BlockSize, string Attention, string? JsonPath, bool FindMaxBatch, string? ModelDir,
     bool PrintResponses, string Kernels = "auto")
 {

@@ -30,26 +30,23 @@ internal static class ServeTraceCommand
 
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "Checkpoint directory (Meta or Hugging Face layout)." };
-        var synthetic = new Option<string?>("--synthetic") { Description = "Seeded random weights instead of a checkpoint: 8b (Llama 3 8B shape) or tiny." };
+        var model = new Option<string?>("--model") { Description = "Checkpoint folder (Meta or Hugging Face layout); with --synthetic, the shape: a preset (default llama3-8b) or tiny." };
+        var synthetic = CommonOptions.Synthetic();
         var trace = new Option<string?>("--trace") { Description = $"Trace file (pagedsim-trace/1 JSON); default fixtures/{SimulateCommand.DefaultTrace}." };
-        var requests = new Option<string>("--requests") { Description = "The first N requests of the trace, or all.", DefaultValueFactory = _ => "all" };
+        var requests = new Option<string>("--requests") { Description = "The first N requests of the trace (repeating it past its end), or all.", DefaultValueFactory = _ => "all" };
         var kvBudget = new Option<string?>("--kv-budget") { Description = "KV cache memory (e.g. 2GiB, 300MB); the pool holds as many blocks as fit." };
         var blocks = new Option<int?>("--blocks") { Description = "Blocks in the pool (instead of --kv-budget). Default: enough for every request at its full length." };
-        var blockSize = new Option<int>("--block-size") { Description = "Tokens per KV block.", DefaultValueFactory = _ => 16 };
+        var blockSize = CommonOptions.BlockSize();
         var maxRunning = new Option<int>("--max-running") { Description = "Most requests in the batch.", DefaultValueFactory = _ => SchedulerOptions.Default.MaxRunning };
         var samples = new Option<int>("--samples") { Description = "Parallel sampling: K completions per prompt sharing its blocks (compared with K independent copies).", DefaultValueFactory = _ => 1 };
-        var temperature = new Option<double>("--temperature") { Description = "0 for greedy; above 0 samples.", DefaultValueFactory = _ => 0.0 };
-        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling threshold (with --temperature).", DefaultValueFactory = _ => 1.0 };
-        var seed = new Option<int>("--seed") { Description = "Seed of the prompts' token ids, the sampling streams and --synthetic weights.", DefaultValueFactory = _ => 0 };
-        var device = new Option<string>("--device") { Description = "cpu (float32) or cuda (bf16).", DefaultValueFactory = _ => "cpu" };
-        device.AcceptOnlyFromAmong("cpu", "cuda");
-        var json = new Option<string?>("--json") { Description = "Write a JSON summary to this file." };
-        var plot = new Option<string?>("--plot") { Description = "Write a PNG timeline of running, waiting and blocks in use." };
-        var attention = new Option<string>("--attention") { Description = "auto (flash-attn on CUDA when its library loads and the block size is a multiple of 256, else reference), flash or reference.", DefaultValueFactory = _ => "auto" };
-        attention.AcceptOnlyFromAmong(AttentionChoice.Values);
-        var kernels = new Option<string>("--kernels") { Description = "auto (fused native kernels, decode steps as CUDA graphs, on CUDA when the flash library has them; else eager), fused, fused-no-graphs or eager.", DefaultValueFactory = _ => "auto" };
-        kernels.AcceptOnlyFromAmong(KernelsChoice.Values);
+        var temperature = CommonOptions.Temperature();
+        var topP = CommonOptions.TopP();
+        var seed = CommonOptions.Seed("the prompts' token ids, the sampling streams and --synthetic weights");
+        var device = CommonOptions.Device("CUDA in bf16 when available, else the CPU in float32");
+        var json = CommonOptions.Json();
+        var plot = CommonOptions.Plot("running, waiting and blocks in use over the run");
+        var attention = CommonOptions.Attention();
+        var kernels = CommonOptions.Kernels();
         var compareStatic = new Option<bool>("--compare-static") { Description = "Also run the requests as static batches at the same memory (waves that fit at full length) and compare throughput." };
         var command = new Command("serve-trace", "Serve a length trace with continuous batching (waiting queue, preemption by recompute) and compare with the simulator; or parallel sampling with shared prompt blocks.")
         {
@@ -69,7 +66,7 @@ internal static class ServeTraceCommand
         s.Validate();
         Trace source = SimulateCommand.LoadTrace(s.TracePath, MaxSequenceLength);
         IReadOnlyList<TraceRequest> lengths = SimulateCommand.Take(source, s.RequestCount);
-        Device dev = s.Device == "cuda" ? CudaDevices.CudaOrFail() : CPU;
+        Device dev = CudaDevices.Resolve(s.Device);
         (IAttentionBackend attention, string attentionNote) = AttentionChoice.Select(dev, s.Attention, s.BlockSize, naive: false);
         using var attentionScope = attention as IDisposable;
         ScalarType dtype = dev.type == DeviceType.CPU ? ScalarType.Float32 : ScalarType.BFloat16;
@@ -93,8 +90,8 @@ internal static class ServeTraceCommand
             ParallelSamplingRun independent = Sample(llama, attention, cacheOptions, prompts, lengths, s, share: false);
             var report = new ServeTraceSamplingReport(setup, forked, independent, share, copies);
             if (s.PlotPath is not null) ServeTracePlot.SaveSampling(report, s.PlotPath);
-            if (s.JsonPath is not null) AtomicFile.WriteAllText(s.JsonPath, ServeTraceOutput.SamplingJson(report));
-            ServeTraceOutput.PrintSampling(console, report);
+            if (s.JsonPath is not null) JsonOutput.Write(s.JsonPath, ServeTraceOutput.SamplingJson(report), console);
+            if (s.JsonPath != OutputPath.Stdout) ServeTraceOutput.PrintSampling(console, report);
             return 0;
         }
 
@@ -131,8 +128,8 @@ internal static class ServeTraceCommand
         }
         var result = new ServeTraceReport(setup, run, prediction, baseline);
         if (s.PlotPath is not null) ServeTracePlot.Save(result, s.PlotPath);
-        if (s.JsonPath is not null) AtomicFile.WriteAllText(s.JsonPath, ServeTraceOutput.Json(result));
-        ServeTraceOutput.Print(console, result);
+        if (s.JsonPath is not null) JsonOutput.Write(s.JsonPath, ServeTraceOutput.Json(result), console);
+        if (s.JsonPath != OutputPath.Stdout) ServeTraceOutput.Print(console, result);
         return 0;
     }
 
@@ -178,14 +175,13 @@ internal static class ServeTraceCommand
 
     private static Llama3 LoadModel(ServeTraceSettings s, Device dev, ScalarType dtype, ILayerKernels kernels)
     {
-        if (s.Synthetic is string shape)
-        {
-            Llama3Config config = shape == "8b" ? SyntheticShapes.Llama3_8B : SyntheticShapes.Tiny;
+        Llama3Config config = s.Synthetic ? SyntheticModels.Config(s.Model ?? "llama3-8b") : CheckpointConfig.Read(s.Model!);
+        MemoryGuard.CheckWeights(config, dev, "serve-trace");
+        if (s.Synthetic)
             return new Llama3(config, SyntheticWeights.Create(config, dev, dtype, s.Sampling.Seed), dev, dtype, MaxSequenceLength, kernels);
-        }
         try
         {
-            return Llama3.Load(s.ModelDir!, dev, dtype, MaxSequenceLength, kernels);
+            return Llama3.Load(s.Model!, dev, dtype, MaxSequenceLength, kernels);
         }
         catch (CheckpointException e)
         {

@@ -27,29 +27,32 @@ internal static class RunCommand
     public static RootCommand Create(TextWriter? output = null, TextWriter? log = null, bool? interactive = null)
     {
         var count = new Argument<int>("N") { Description = "Requests to batch (the first N of the ShareGPT file)", DefaultValueFactory = _ => 49 };
-        var setup = new SetupOptions();
+        var setup = new SetupOptions("Checkpoint: a folder (Meta params.json + consolidated.NN.pth, or Hugging Face config.json + safetensors); "
+            + "else $" + ModelVariable + ", else ./" + DefaultModelDir + ". With --synthetic or for the prediction alone: a model preset");
         var shareGpt = new Option<string?>("--sharegpt") { Description = "ShareGPT JSON file (default fixtures/sharegpt-filtered.json)" };
         var naive = new Option<bool>("--naive") { Description = "Contiguous cache of 8192 tokens per request, pre-allocated (llama3-naive.py) instead of the paged cache" };
-        var synthetic = new Option<bool>("--synthetic") { Description = "Seeded random weights of the model's shape, created on the device (no download); each request stops at its recorded answer length" };
-        var shape = new Option<string>("--synthetic-shape") { Description = "Shape of the synthetic weights: 8b (the --model preset, default llama3-8b) or tiny (dim 64, 2 layers, real vocabulary: a quick CPU check)", DefaultValueFactory = _ => "8b" };
-        var seed = new Option<long>("--seed") { Description = "Seed of the synthetic weights", DefaultValueFactory = _ => 0 };
-        var device = new Option<string>("--device") { Description = "auto (CUDA if available, else only the prediction), cuda or cpu", DefaultValueFactory = _ => "auto" };
+        var synthetic = new Option<bool>("--synthetic") { Description = "Seeded random weights of --model's shape (a preset, default llama3-8b, or tiny: dim 64, 2 layers, a quick CPU check), created on the device; each request stops at its recorded answer length" };
+        var seed = CommonOptions.Seed("the synthetic weights");
+        // auto without CUDA only predicts: an 8B model on a CPU takes hours (--device cpu runs it anyway).
+        var device = CommonOptions.Device("CUDA when available, else only the prediction");
         var maxNew = new Option<int?>("--max-new-tokens") { Description = "Cap on new tokens per request (default: up to 8192 tokens in all)" };
-        var blockSize = new Option<int>("--block-size") { Description = "Tokens per KV block (flash-attn's paged kernel needs a multiple of 256)", DefaultValueFactory = _ => 256 };
-        var attention = new Option<string>("--attention") { Description = "auto (flash-attn when its library loads, else reference), flash or reference", DefaultValueFactory = _ => "auto" };
-        var kernels = new Option<string>("--kernels") { Description = "auto (fused native kernels, decode steps as CUDA graphs, on CUDA when the flash library has them; else eager), fused, fused-no-graphs or eager: the operations between matmuls", DefaultValueFactory = _ => "auto" };
-        var json = new Option<string?>("--json") { Description = "Write a JSON summary to this file" };
+        var blockSize = CommonOptions.BlockSize();
+        var attention = CommonOptions.Attention();
+        var kernels = CommonOptions.Kernels();
+        var json = CommonOptions.Json();
         var findMax = new Option<bool>("--find-max-batch") { Description = "Find the largest N that really runs on this GPU (bisection with short outputs), beside the simulator's prediction" };
         var noResponses = new Option<bool>("--no-responses") { Description = "Do not print the responses" };
-        var command = new RootCommand("PagedSim: PagedAttention KV-cache allocator, simulator and Llama 3 runner");
+        var command = new RootCommand(Cli.Description);
         command.Arguments.Add(count);
         setup.AddTo(command);
-        foreach (Option o in new Option[] { shareGpt, naive, synthetic, shape, seed, device, maxNew, blockSize, attention, kernels, json, findMax, noResponses })
+        foreach (Option o in new Option[] { shareGpt, naive, synthetic, seed, device, maxNew, blockSize, attention, kernels, json, findMax, noResponses })
             command.Options.Add(o);
         command.SetAction(parse =>
         {
-            var settings = new RunSettings(parse.GetValue(count), parse.GetValue(shareGpt), parse.GetValue(naive), parse.GetValue(synthetic),
-                parse.GetValue(shape)!, parse.GetValue(seed), parse.GetValue(device)!, parse.GetValue(maxNew), parse.GetValue(blockSize),
+            bool isSynthetic = parse.GetValue(synthetic);
+            string shape = isSynthetic && parse.GetValue(setup.Model) is string m && m.Equals(SyntheticModels.Tiny, StringComparison.OrdinalIgnoreCase) ? SyntheticModels.Tiny : "preset";
+            var settings = new RunSettings(parse.GetValue(count), parse.GetValue(shareGpt), parse.GetValue(naive), isSynthetic,
+                shape, parse.GetValue(seed), parse.GetValue(device)!, parse.GetValue(maxNew), parse.GetValue(blockSize),
                 parse.GetValue(attention)!, parse.GetValue(json), parse.GetValue(findMax), parse.GetValue(setup.Model), !parse.GetValue(noResponses),
                 parse.GetValue(kernels)!);
             return Execute(settings, (spec, gpu) => setup.Resolve(parse, spec, gpu), output ?? Console.Out, log ?? Console.Error,
@@ -85,10 +88,14 @@ internal static class RunCommand
         ModelSpec? spec = checkpointConfig is null ? (s.SyntheticShape == "tiny" ? Spec(SyntheticShapes.Tiny, "synthetic-tiny") : null)
             : Spec(checkpointConfig, Path.GetFileName(Path.GetFullPath(checkpoint!).TrimEnd('/')));
         MemoryModel memory = resolve(spec, gpu);
-        Llama3Config? syntheticShape = !s.Synthetic ? null : s.SyntheticShape == "tiny" ? SyntheticShapes.Tiny : Config(memory.Model);
+        Llama3Config? syntheticShape = !s.Synthetic ? null : s.SyntheticShape == "tiny" ? SyntheticShapes.Tiny : SyntheticModels.FromSpec(memory.Model);
 
         bool runs = device is not null && (s.Synthetic || checkpoint is not null);
         Llama3Tokenizer? tokenizer = runs || s.ShareGpt is not null ? LoadTokenizer(checkpoint) : null;
+        Llama3Config? runConfig = checkpointConfig ?? syntheticShape;
+        if (runs && tokenizer is not null && runConfig is not null && runConfig.VocabSize < tokenizer.VocabSize)
+            throw new UserError($"--model: {(checkpoint ?? "the synthetic shape")} has a vocabulary of {runConfig.VocabSize:N0} ids, but the Llama 3 tokenizer's prompts use ids up to {tokenizer.VocabSize - 1:N0}: this model was not trained with Llama 3's tokenizer (use generate --prompt-ids for such checkpoints)");
+        if (runs && runConfig is not null) MemoryGuard.CheckWeights(runConfig, device!, $"N = {s.Count}");
         RunRequests? requests = tokenizer is null ? null
             : RunRequests.Load(s.ShareGpt ?? Fixtures.Path("sharegpt-filtered.json"), tokenizer, s.Count);
         int[]? maxNew = requests?.MaxNewTokens(s.Synthetic, s.MaxNewTokens);
@@ -102,7 +109,7 @@ internal static class RunCommand
         if (!runs)
         {
             console.WriteLine(Missing(noCuda, checkpoint is null && !s.Synthetic));
-            if (s.JsonPath is not null) AtomicFile.WriteAllText(s.JsonPath, RunJsonPredictionOnly(s, prediction));
+            if (s.JsonPath is not null) JsonOutput.Write(s.JsonPath, RunJsonPredictionOnly(s, prediction), console);
             return 0;
         }
         if (s.FindMaxBatch)
@@ -137,7 +144,7 @@ internal static class RunCommand
             }
             report = new RunReport(s, deviceName, memory.Gpu.TotalMemoryBytes, modelName, session.AttentionNote, requests!, outcome, prediction, tokenizer!);
         }
-        if (s.JsonPath is not null) AtomicFile.WriteAllText(s.JsonPath, report.Json());
+        if (s.JsonPath is not null) JsonOutput.Write(s.JsonPath, report.Json(), console);
         if (s.PrintResponses) report.WriteResponses(console);
         report.WriteSummary(console);
         return 0;
@@ -158,16 +165,17 @@ internal static class RunCommand
         if (s.BlockSize <= 0 || s.BlockSize > RunSettings.MaxSequenceLength)
             throw new UserError($"--block-size: must be 1 to {RunSettings.MaxSequenceLength}, got {s.BlockSize}");
         if (s.MaxNewTokens is int m && m <= 0) throw new UserError($"--max-new-tokens: must be positive, got {m}");
-        if (s.SyntheticShape is not ("8b" or "tiny")) throw new UserError($"--synthetic-shape: unknown shape \"{s.SyntheticShape}\"; known: 8b, tiny");
-        if (s.SyntheticShape == "tiny" && !s.Synthetic) throw new UserError("--synthetic-shape: only with --synthetic");
         if (s.Device is not ("auto" or "cuda" or "cpu")) throw new UserError($"--device: unknown device \"{s.Device}\"; known: auto, cuda, cpu");
         if (s.Attention is not ("auto" or "flash" or "reference")) throw new UserError($"--attention: unknown backend \"{s.Attention}\"; known: auto, flash, reference");
         if (!KernelsChoice.Values.Contains(s.Kernels)) throw new UserError($"--kernels: unknown kernels \"{s.Kernels}\"; known: {string.Join(", ", KernelsChoice.Values)}");
-        if (s.ShareGpt is not null && !File.Exists(s.ShareGpt)) throw new UserError($"--sharegpt: {s.ShareGpt}: file not found");
-        if (s.JsonPath is not null && Path.GetDirectoryName(Path.GetFullPath(s.JsonPath)) is string dir && !Directory.Exists(dir))
-            throw new UserError($"--json: directory {dir} does not exist");
+        InputFile.Check("--sharegpt", s.ShareGpt);
+        OutputPath.Check("--json", s.JsonPath, allowStdout: true);
+        if (s.JsonPath == OutputPath.Stdout && s.PrintResponses)
+            throw new UserError("--json -: the JSON would mix with the responses on stdout; add --no-responses or give a file");
+        if (s.Synthetic && s.ModelDir is not null && s.SyntheticShape != SyntheticModels.Tiny && ModelSpec.FindPreset(s.ModelDir) is null)
+            throw new UserError($"--model: with --synthetic, give a shape: {SyntheticModels.Known} (\"{s.ModelDir}\" is none)");
         if (s.ModelDir is not null && !s.Synthetic && ModelSpec.FindPreset(s.ModelDir) is null && !Directory.Exists(s.ModelDir) && !File.Exists(s.ModelDir))
-            throw new UserError($"--model: \"{s.ModelDir}\" is neither a known model ({string.Join(", ", ModelSpec.Presets.Select(m => m.Name))}) nor a checkpoint directory");
+            throw new UserError($"--model: \"{s.ModelDir}\" is neither a checkpoint folder nor a known model ({string.Join(", ", ModelSpec.Presets.Select(m => m.Name))})");
     }
 
     private static string? CudaMissing()
@@ -188,7 +196,7 @@ internal static class RunCommand
         const string GetWeights = "download Meta-Llama-3-8B-Instruct (Meta's original/ or the Hugging Face layout) or pass --synthetic for seeded random weights of its shape";
         const string GetCuda = "run on an NVIDIA GPU with TorchSharp-cuda-linux (build with -p:TorchBackend=cuda) and the flash-attn library (docs/flash-attn.md)";
         if (noCuda is not null && noWeights) return $"GPU run: not run: no CUDA device ({noCuda}) and {Weights}; {GetCuda}, and {GetWeights}.";
-        if (noCuda is not null) return $"GPU run: not run: no CUDA device ({noCuda}); {GetCuda}, or pass --device cpu (slow; --synthetic --synthetic-shape tiny for a quick check).";
+        if (noCuda is not null) return $"GPU run: not run: no CUDA device ({noCuda}); {GetCuda}, or pass --device cpu (slow; --synthetic --model tiny for a quick check).";
         return $"GPU run: not run: {Weights}; {GetWeights}.";
     }
 
@@ -243,11 +251,8 @@ internal static class RunCommand
     private static ModelSpec Spec(Llama3Config c, string name) =>
         new(name, c.Dim, c.Layers, c.Heads, c.KvHeads, c.VocabSize, c.HiddenDim, c.HiddenDim / (double)(int)(8.0 * c.Dim / 3), c.TiedEmbeddings);
 
-    private static Llama3Config Config(ModelSpec m) =>
-        new(m.Dim, m.Layers, m.Heads, m.KvHeads, m.VocabSize, m.FfnHidden, 1e-5, 500000.0, m.TiedEmbeddings);
-
     private static string RunJsonPredictionOnly(RunSettings s, RunPrediction p) =>
-        System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object?>
+        JsonOutput.Serialize(new Dictionary<string, object?>
         {
             ["format"] = "pagedsim-run/1",
             ["cache"] = s.Cache,
@@ -260,5 +265,5 @@ internal static class RunCommand
                 ["predictedPeakBytes"] = p.PeakMemory(s.Naive),
                 ["predictedMaxBatch"] = p.MaxFor(s.Naive).MaxBatch,
             },
-        }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+        });
 }

@@ -21,7 +21,7 @@ internal static class TraceCommand
     {
         var sharegpt = new Option<string?>("--sharegpt") { Description = $"ShareGPT conversations (JSON). Default: fixtures/{Fixtures.MarkerFile}" };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Llama 3 tokenizer.model (tiktoken format). Default: fixtures/llama3/tokenizer.model" };
-        var output = new Option<string?>("--out") { Description = "Write the trace JSON here. Without it only the summary is printed." };
+        var output = new Option<string?>("--out") { Description = "Write the trace (pagedsim-trace/1 JSON) to FILE. Without it only the summary is printed.", HelpName = "FILE" };
         var command = new Command("trace", "Tokenize ShareGPT requests with the Llama 3 tokenizer and write their prompt/output lengths as a trace.")
         {
             sharegpt, tokenizer, output,
@@ -37,6 +37,9 @@ internal static class TraceCommand
     /// <summary>Builds the trace, writes it when <paramref name="outPath"/> is given, prints the summary line.</summary>
     internal static int Run(string sharegptPath, string tokenizerPath, string? outPath, TextWriter console)
     {
+        InputFile.Check("--sharegpt", sharegptPath);
+        InputFile.Check("--tokenizer", tokenizerPath);
+        OutputPath.Check("--out", outPath);
         ShareGptRequests requests;
         Llama3Tokenizer tokenizer;
         try

@@ -10,7 +10,7 @@ internal sealed record ServeTraceSetup(
     int PoolBlocks, long BlockBytes)
 {
     /// <summary>The model, as printed.</summary>
-    public string ModelName => Settings.Synthetic is string shape ? $"synthetic {shape} (seed {Settings.Sampling.Seed})" : Settings.ModelDir!;
+    public string ModelName => Settings.Synthetic ? $"{Settings.ModelName} (seed {Settings.Sampling.Seed})" : Settings.ModelName;
 }
 
 /// <summary>A continuous-batching run and the simulator's prediction for it.</summary>

@@ -78,7 +78,7 @@ internal static class ServeTraceOutput
         {
             ["step"] = p.Step, ["seconds"] = Math.Round(p.Seconds, 4), ["running"] = p.Running, ["waiting"] = p.Waiting, ["blocks"] = p.UsedBlocks,
         }).ToArray();
-        return JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true });
+        return JsonOutput.Serialize(doc);
     }
 
     public static void PrintSampling(TextWriter console, ServeTraceSamplingReport r)
@@ -119,7 +119,7 @@ internal static class ServeTraceOutput
         doc["predictedSavedBlocks"] = r.PredictedIndependent.PeakBlocks - r.PredictedForked.PeakBlocks;
         doc["mismatchedSamples"] = r.MismatchedSamples;
         doc["samplesTokens"] = r.Forked.Samples.Select(g => g.Select(x => x.Tokens).ToArray()).ToArray();
-        return JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true });
+        return JsonOutput.Serialize(doc);
     }
 
     private static Dictionary<string, object?> Common(ServeTraceSetup s) => new()

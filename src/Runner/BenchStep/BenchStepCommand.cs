@@ -21,71 +21,74 @@ namespace PagedSim.Runner;
 /// </summary>
 internal static class BenchStepCommand
 {
-    private const int BlockSize = 256;
-
     public static Command Create()
     {
         var batches = new Option<string>("--batch") { Description = "Batch sizes, comma-separated.", DefaultValueFactory = _ => "1,8,49" };
         var context = new Option<int>("--context") { Description = "Tokens already in each sequence's cache.", DefaultValueFactory = _ => 512 };
         var steps = new Option<int>("--steps") { Description = "Timed steps per measurement (after 5 warm-up steps).", DefaultValueFactory = _ => 50 };
-        var device = new Option<string>("--device") { Description = "auto (CUDA if available, else CPU), cuda or cpu.", DefaultValueFactory = _ => "auto" };
-        device.AcceptOnlyFromAmong("auto", "cuda", "cpu");
-        var shape = new Option<string?>("--synthetic-shape") { Description = "8b or tiny (default: 8b on CUDA, tiny on the CPU)." };
-        shape.AcceptOnlyFromAmong("8b", "tiny");
-        var kernels = new Option<string>("--kernels") { Description = "auto, fused, fused-no-graphs or eager.", DefaultValueFactory = _ => "auto" };
-        kernels.AcceptOnlyFromAmong(KernelsChoice.Values);
-        var attention = new Option<string>("--attention") { Description = "auto, flash or reference.", DefaultValueFactory = _ => "auto" };
-        attention.AcceptOnlyFromAmong(AttentionChoice.Values);
-        var bandwidth = new Option<double>("--peak-bandwidth") { Description = "Memory bandwidth of the roofline, TB/s (3.35: H100 SXM).", DefaultValueFactory = _ => 3.35 };
-        var json = new Option<string?>("--json") { Description = "Write the results as JSON to this file." };
+        var device = CommonOptions.Device();
+        var model = new Option<string?>("--model") { Description = $"Shape of the synthetic weights: {SyntheticModels.Known} (default: llama3-8b on CUDA, tiny on the CPU)." };
+        var kernels = CommonOptions.Kernels();
+        var attention = CommonOptions.Attention();
+        var blockSize = CommonOptions.BlockSize();
+        var bandwidth = new Option<double?>("--peak-bandwidth") { Description = "Memory bandwidth of the roofline, TB/s (default: the GPU preset matching the device's name, e.g. 4.8 on an H200; none on the CPU)." };
+        var json = CommonOptions.Json();
         var command = new Command("bench-step", "Benchmark one decode step (synthetic weights, paged cache): latency, CPU queue time, GPU-bound time, roofline.")
         {
-            batches, context, steps, device, shape, kernels, attention, bandwidth, json,
+            batches, context, steps, device, model, kernels, attention, blockSize, bandwidth, json,
         };
         command.SetAction(parse => Run(parse.GetValue(batches)!, parse.GetValue(context), parse.GetValue(steps), parse.GetValue(device)!,
-            parse.GetValue(shape), parse.GetValue(kernels)!, parse.GetValue(attention)!, parse.GetValue(bandwidth), parse.GetValue(json), Console.Out));
+            parse.GetValue(model), parse.GetValue(kernels)!, parse.GetValue(attention)!, parse.GetValue(bandwidth), parse.GetValue(json), Console.Out,
+            parse.GetValue(blockSize)));
         return command;
     }
 
     internal static int Run(string batchList, int context, int steps, string deviceChoice, string? shape, string kernelsChoice,
-        string attentionChoice, double peakTbPerSecond, string? jsonPath, TextWriter console)
+        string attentionChoice, double? peakTbPerSecond, string? jsonPath, TextWriter console, int blockSize = CommonOptions.DefaultBlockSize)
     {
         int[] batches = ParseBatches(batchList);
         if (context < 1 || context > 8000) throw new UserError($"--context: must be 1 to 8000, got {context}");
         if (steps < 1) throw new UserError($"--steps: must be positive, got {steps}");
-        if (peakTbPerSecond <= 0) throw new UserError($"--peak-bandwidth: must be positive, got {peakTbPerSecond}");
-        if (jsonPath is not null && Path.GetDirectoryName(Path.GetFullPath(jsonPath)) is string dir && !Directory.Exists(dir))
-            throw new UserError($"--json: directory {dir} does not exist");
-        Device dev = deviceChoice == "cpu" ? CPU : deviceChoice == "cuda" ? CudaDevices.CudaOrFail() : cuda.is_available() ? CUDA : CPU;
+        // Each measurement appends warm-up + 2 × steps tokens to every sequence: all within the 8,192 positions.
+        if (context + 6 + 2L * steps > 8192)
+            throw new UserError($"--steps: {steps:N0} steps after a context of {context:N0} run past 8,192 positions (context + 2 × steps + 6 must fit); use at most {(8192 - 6 - context) / 2:N0}");
+        if (peakTbPerSecond is <= 0) throw new UserError($"--peak-bandwidth: must be positive, got {peakTbPerSecond}");
+        if (blockSize < 1 || blockSize > 8192) throw new UserError($"--block-size: must be 1 to 8,192 tokens, got {blockSize}");
+        OutputPath.Check("--json", jsonPath, allowStdout: true);
+        if (shape is not null) SyntheticModels.Config(shape);
+        Device dev = CudaDevices.Resolve(deviceChoice);
         bool onCuda = dev.type == DeviceType.CUDA;
-        shape ??= onCuda ? "8b" : "tiny";
-        Llama3Config config = shape == "8b" ? SyntheticShapes.Llama3_8B : SyntheticShapes.Tiny;
+        shape ??= onCuda ? "llama3-8b" : SyntheticModels.Tiny;
+        Llama3Config config = SyntheticModels.Config(shape);
+        MemoryGuard.CheckWeights(config, dev, "bench-step");
+        string deviceName = onCuda ? RunDeviceMemory.Name() ?? "CUDA device" : "CPU";
+        // The roofline needs the device's bandwidth: a known GPU's preset, or the figure given; none for the CPU.
+        peakTbPerSecond ??= onCuda ? DatasheetBandwidth(deviceName) : null;
         ScalarType dtype = onCuda ? ScalarType.BFloat16 : ScalarType.Float32;
         (ILayerKernels layerKernels, string kernelsNote) = KernelsChoice.Select(dev, dtype, kernelsChoice);
-        (IAttentionBackend attention, string attentionNote) = AttentionChoice.Select(dev, attentionChoice, BlockSize, naive: false);
+        (IAttentionBackend attention, string attentionNote) = AttentionChoice.Select(dev, attentionChoice, blockSize, naive: false);
         using var attentionScope = attention as IDisposable;
         using var model = new Llama3(config, SyntheticWeights.Create(config, dev, dtype, seed: 0), dev, dtype, 8192, layerKernels);
-        string deviceName = onCuda ? RunDeviceMemory.Name() ?? "CUDA device" : "CPU";
         console.WriteLine($"{deviceName}, synthetic {shape} weights ({dtype}), {attentionNote}; {kernelsNote}");
 
         int elementBytes = dtype == ScalarType.Float32 ? 4 : 2;
         long weightBytes = WeightBytesPerStep(model.Weights);
         long kvBytesPerToken = 2L * config.Layers * config.KvHeads * config.HeadDim * elementBytes;
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"| batch | context | ms/step (sync, as generation) | CPU queue ms | ms/step (back to back) | GB read | TB/s | roofline ms at {peakTbPerSecond} TB/s | × roofline |"));
+            $"| batch | context | ms/step (sync, as generation) | CPU queue ms | ms/step (back to back) | GB read | TB/s | roofline ms{(peakTbPerSecond is double p ? $" at {p} TB/s" : " (no bandwidth known for this device; --peak-bandwidth)")} | × roofline |"));
         console.WriteLine("|---|---|---|---|---|---|---|---|---|");
-        var rows = new List<Dictionary<string, object>>();
+        var rows = new List<Dictionary<string, object?>>();
         foreach (int batch in batches)
         {
-            (double syncMs, double queueMs, double pipelinedMs) = Measure(model, attention, batch, context, steps);
+            (double syncMs, double queueMs, double pipelinedMs) = Measure(model, attention, batch, context, steps, blockSize);
             long bytes = weightBytes + (long)batch * (context + 1) * kvBytesPerToken;
-            double rooflineMs = bytes / (peakTbPerSecond * 1e12) * 1e3;
+            double? rooflineMs = peakTbPerSecond is double peak ? bytes / (peak * 1e12) * 1e3 : null;
             console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {batch} | {context} | {syncMs:F2} | {queueMs:F2} | {pipelinedMs:F2} | {bytes / 1e9:F2} | {bytes / (pipelinedMs * 1e-3) / 1e12:F2} | {rooflineMs:F2} | {syncMs / rooflineMs:F2} |"));
-            rows.Add(new Dictionary<string, object>
+                $"| {batch} | {context} | {syncMs:F2} | {queueMs:F2} | {pipelinedMs:F2} | {bytes / 1e9:F2} | {bytes / (pipelinedMs * 1e-3) / 1e12:F2} | {(rooflineMs is double r ? r.ToString("F2", CultureInfo.InvariantCulture) : "-")} | {(rooflineMs is double r2 ? (syncMs / r2).ToString("F2", CultureInfo.InvariantCulture) : "-")} |"));
+            rows.Add(new Dictionary<string, object?>
             {
                 ["batch"] = batch, ["context"] = context, ["syncMsPerStep"] = Math.Round(syncMs, 3), ["cpuQueueMs"] = Math.Round(queueMs, 3),
-                ["backToBackMsPerStep"] = Math.Round(pipelinedMs, 3), ["bytesRead"] = bytes, ["rooflineMs"] = Math.Round(rooflineMs, 3),
+                ["backToBackMsPerStep"] = Math.Round(pipelinedMs, 3), ["bytesRead"] = bytes, ["rooflineMs"] = rooflineMs is double rm ? Math.Round(rm, 3) : null,
             });
         }
         if (jsonPath is not null)
@@ -95,7 +98,7 @@ internal static class BenchStepCommand
                 ["format"] = "pagedsim-bench-step/1", ["device"] = deviceName, ["shape"] = shape, ["dtype"] = dtype.ToString(),
                 ["attention"] = attention.Name, ["kernels"] = layerKernels.Name, ["peakBandwidthTBps"] = peakTbPerSecond, ["results"] = rows,
             };
-            AtomicFile.WriteAllText(jsonPath, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            JsonOutput.Write(jsonPath, JsonOutput.Serialize(doc), console);
         }
         return 0;
     }
@@ -110,11 +113,18 @@ internal static class BenchStepCommand
         return bytes;
     }
 
-    private static (double SyncMs, double QueueMs, double PipelinedMs) Measure(Llama3 model, IAttentionBackend attention, int batch, int context, int steps)
+    /// <summary>Datasheet HBM bandwidth of the data-centre GPUs the roofline is usually asked for, by device name.</summary>
+    internal static double? DatasheetBandwidth(string deviceName) =>
+        deviceName.Contains("H200", StringComparison.OrdinalIgnoreCase) ? 4.8
+        : deviceName.Contains("H100", StringComparison.OrdinalIgnoreCase) ? (deviceName.Contains("PCIe", StringComparison.OrdinalIgnoreCase) ? 2.0 : 3.35)
+        : deviceName.Contains("A100", StringComparison.OrdinalIgnoreCase) ? (deviceName.Contains("40GB", StringComparison.OrdinalIgnoreCase) ? 1.555 : 2.039)
+        : null;
+
+    private static (double SyncMs, double QueueMs, double PipelinedMs) Measure(Llama3 model, IAttentionBackend attention, int batch, int context, int steps, int blockSize)
     {
         const int warmup = 5;
-        int blocksPerSequence = (context + warmup + 2 * steps + 1 + BlockSize - 1) / BlockSize;
-        using var cache = new PagedKvCache(model.Config, new KvCacheOptions(batch * blocksPerSequence, BlockSize, 8192), model.Device, model.DType);
+        int blocksPerSequence = (context + warmup + 2 * steps + 1 + blockSize - 1) / blockSize;
+        using var cache = new PagedKvCache(model.Config, new KvCacheOptions(batch * blocksPerSequence, blockSize, 8192), model.Device, model.DType);
         int[] sequences = [.. Enumerable.Range(0, batch).Select(_ => cache.Add(context))];
         using var scope = NewDisposeScope();
         Tensor tokens = zeros([batch, 1], ScalarType.Int64, model.Device);

@@ -22,6 +22,9 @@ namespace PagedSim.Runner;
 /// </summary>
 internal static class GenerateCommand
 {
+    /// <summary>Longest sequence (prompt + new tokens): Llama 3's context.</summary>
+    private const int ContextLength = 8192;
+
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Checkpoint directory: params.json + consolidated.NN.pth (Meta) or config.json + *.safetensors (Hugging Face).", Required = true };
@@ -30,15 +33,14 @@ internal static class GenerateCommand
         var maxNew = new Option<int>("--max-new-tokens") { Description = "Most tokens to generate per prompt.", DefaultValueFactory = _ => 32 };
         var cacheKind = new Option<string>("--cache") { Description = "KV cache: paged (block pools + block tables) or naive (one max-length row per prompt).", DefaultValueFactory = _ => "paged" };
         cacheKind.AcceptOnlyFromAmong("paged", "naive");
-        var blockSize = new Option<int>("--block-size") { Description = "Tokens per KV block (paged cache).", DefaultValueFactory = _ => 16 };
-        var device = new Option<string>("--device") { Description = "cpu (float32) or cuda (bf16).", DefaultValueFactory = _ => "cpu" };
-        device.AcceptOnlyFromAmong("cpu", "cuda");
+        var blockSize = CommonOptions.BlockSize();
+        var device = CommonOptions.Device("CUDA in bf16 when available, else the CPU in float32");
         var stopIds = new Option<string?>("--stop-ids") { Description = "Comma-separated ids that end a prompt's generation (default: the tokenizer's stop tokens, if any)." };
-        var temperature = new Option<double>("--temperature") { Description = "0 for greedy; above 0 samples.", DefaultValueFactory = _ => 0.0 };
-        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling threshold (with --temperature).", DefaultValueFactory = _ => 1.0 };
-        var seed = new Option<int>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 0 };
+        var temperature = CommonOptions.Temperature();
+        var topP = CommonOptions.TopP();
+        var seed = CommonOptions.Seed("the sampling streams");
         var tokenByToken = new Option<bool>("--token-by-token") { Description = "Feed prompts one position per step beyond the shortest prompt, as the seed did." };
-        var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
+        var json = CommonOptions.Json();
         var command = new Command("generate", "Generate with a Llama 3 checkpoint: batched greedy (or sampled) decoding over a paged or naive KV cache.")
         {
             model, promptIds, prompts, maxNew, cacheKind, blockSize, device, stopIds, temperature, topP, seed, tokenByToken, json,
@@ -47,23 +49,19 @@ internal static class GenerateCommand
             parse.GetValue(model)!, parse.GetValue(promptIds), parse.GetValue(prompts) ?? [], parse.GetValue(maxNew),
             parse.GetValue(cacheKind)!, parse.GetValue(blockSize), parse.GetValue(device)!, parse.GetValue(stopIds),
             new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(seed)),
-            parse.GetValue(tokenByToken) ? PrefillMode.TokenByToken : PrefillMode.Whole, parse.GetValue(json)), Console.Out));
+            parse.GetValue(tokenByToken) ? PrefillMode.TokenByToken : PrefillMode.Whole, parse.GetValue(json)), Console.Out, Console.Error, ProgressDisplay.IsTerminal));
         return command;
     }
 
-    internal static int Run(GenerateSettings s, TextWriter console)
+    internal static int Run(GenerateSettings s, TextWriter console, TextWriter? log = null, bool interactive = false)
     {
         if (s.MaxNewTokens <= 0) throw new UserError($"--max-new-tokens: must be positive, got {s.MaxNewTokens}");
         if (s.BlockSize <= 0) throw new UserError($"--block-size: must be positive, got {s.BlockSize}");
-        try
-        {
-            s.Sampling.Validate();
-        }
-        catch (ArgumentOutOfRangeException e)
-        {
-            throw new UserError($"--temperature/--top-p: {e.Message.Split('\n')[0]}");
-        }
-        if ((s.PromptIds is null) == (s.Prompts.Length == 0)) throw new UserError("give either --prompt-ids or --prompt (not both)");
+        CommonOptions.ValidateSampling(s.Sampling);
+        if (s.PromptIds is not null && s.Prompts.Length > 0) throw new UserError("--prompt and --prompt-ids: give one or the other, not both");
+        if (s.PromptIds is null && s.Prompts.Length == 0) throw new UserError("no prompt: give --prompt TEXT or --prompt-ids \"1,2,3\"");
+        OutputPath.Check("--json", s.JsonPath, allowStdout: true);
+        if (!Directory.Exists(s.ModelDir) && !File.Exists(s.ModelDir)) throw new UserError($"--model: {s.ModelDir}: no such checkpoint folder or file");
 
         Llama3Tokenizer? tokenizer = LoadTokenizer(s.ModelDir, required: s.Prompts.Length > 0);
         List<int[]> prompts = s.PromptIds is not null
@@ -71,8 +69,18 @@ internal static class GenerateCommand
             : s.Prompts.Select(p => new ChatFormat(tokenizer!).EncodeDialogPrompt([new ChatMessage("user", p)]).ToArray()).ToList();
         IReadOnlySet<int>? stops = s.StopIds is not null ? ParseIdLists(s.StopIds, "--stop-ids").SelectMany(x => x).ToHashSet() : tokenizer?.StopTokens;
 
-        Device dev = s.Device == "cuda" ? CudaDevices.CudaOrFail() : CPU;
+        Device dev = CudaDevices.Resolve(s.Device);
         int longest = prompts.Max(p => p.Length) + s.MaxNewTokens;
+        Llama3Config config = CheckpointConfig.Read(s.ModelDir);
+        if (longest > ContextLength)
+            throw new UserError($"--max-new-tokens: {s.MaxNewTokens:N0} new tokens after a prompt of {prompts.Max(p => p.Length):N0} exceed the model's context of {ContextLength:N0} tokens");
+        if (s.BlockSize > ContextLength)
+            throw new UserError($"--block-size: {s.BlockSize:N0} exceeds the model's context of {ContextLength:N0} tokens");
+        for (int i = 0; i < prompts.Count; i++)
+            foreach (int id in prompts[i])
+                if ((uint)id >= (uint)config.VocabSize)
+                    throw new UserError($"{(s.PromptIds is null ? "--prompt" : "--prompt-ids")}: token id {id} in prompt {i} is outside the model's vocabulary of {config.VocabSize:N0} ids{(s.PromptIds is null ? " (the tokenizer does not belong to this model)" : "")}");
+        MemoryGuard.CheckWeights(config, dev, "generate");
         Llama3 llama;
         try
         {
@@ -84,11 +92,6 @@ internal static class GenerateCommand
         }
         using (llama)
         {
-            for (int i = 0; i < prompts.Count; i++)
-                foreach (int id in prompts[i])
-                    if ((uint)id >= (uint)llama.Config.VocabSize)
-                        throw new UserError($"--prompt-ids: id {id} in prompt {i} is outside the model's vocabulary [0, {llama.Config.VocabSize})");
-
             // Room for every prompt to its end (no scheduler here): paged, the blocks each needs; naive, a row each.
             using IKvCache cache = s.Cache == "naive"
                 ? new NaiveKvCache(llama.Config, prompts.Count, longest, dev, llama.DType)
@@ -96,12 +99,17 @@ internal static class GenerateCommand
                     prompts.Sum(p => (p.Length + s.MaxNewTokens + s.BlockSize - 1) / s.BlockSize), s.BlockSize, longest), dev, llama.DType);
             var requests = prompts.Select(p => new GenerationRequest(p, s.MaxNewTokens, stops)).ToArray();
             var clock = Stopwatch.StartNew();
-            IReadOnlyList<GenerationResult> results = new BatchGenerator(llama, cache, new ReferenceAttention())
-                .Generate(requests, new GenerationOptions(s.Sampling, s.Prefill));
+            var generator = new BatchGenerator(llama, cache, new ReferenceAttention());
+            // Progress on long runs (a large --max-new-tokens on the CPU takes minutes).
+            IReadOnlyList<GenerationResult> results = new ProgressDisplay(interactive, log ?? TextWriter.Null).Run($"generate ({prompts.Count} prompt(s))", update =>
+            {
+                generator.StepCompleted = p => update($"{(p.IsPrefill ? "prefill" : $"step {p.Index:N0}")}: {p.Finished}/{prompts.Count} done, {p.Seconds:F0} s");
+                return generator.Generate(requests, new GenerationOptions(s.Sampling, s.Prefill));
+            });
             double seconds = clock.Elapsed.TotalSeconds;
             int generated = results.Sum(r => r.Tokens.Count + (r.StopToken is null ? 0 : 1));
-            if (s.Json) console.WriteLine(Json(s, llama, prompts, results, tokenizer, seconds, generated));
-            else PrintText(console, s, llama, prompts, results, tokenizer, seconds, generated);
+            if (s.JsonPath is not null) JsonOutput.Write(s.JsonPath, Json(s, llama, prompts, results, tokenizer, seconds, generated), console);
+            if (s.JsonPath != OutputPath.Stdout) PrintText(console, s, llama, prompts, results, tokenizer, seconds, generated);
         }
         return 0;
     }
@@ -128,7 +136,7 @@ internal static class GenerateCommand
         {
             ["model"] = s.ModelDir,
             ["cache"] = s.Cache,
-            ["blockSize"] = s.Cache == "paged" ? s.BlockSize : null,
+            ["block_size"] = s.Cache == "paged" ? s.BlockSize : null,
             ["device"] = s.Device,
             ["dtype"] = llama.DType.ToString(),
             ["results"] = results.Select((r, i) => new Dictionary<string, object?>
@@ -142,7 +150,7 @@ internal static class GenerateCommand
             ["generatedTokens"] = generated,
             ["seconds"] = Math.Round(seconds, 4),
         };
-        return JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true });
+        return JsonOutput.Serialize(doc);
     }
 
     private static Llama3Tokenizer? LoadTokenizer(string modelDir, bool required)
@@ -185,4 +193,4 @@ internal static class GenerateCommand
 /// <summary>The parsed options of <c>generate</c>.</summary>
 internal sealed record GenerateSettings(
     string ModelDir, string? PromptIds, string[] Prompts, int MaxNewTokens, string Cache, int BlockSize, string Device,
-    string? StopIds, SamplingOptions Sampling, PrefillMode Prefill, bool Json);
+    string? StopIds, SamplingOptions Sampling, PrefillMode Prefill, string? JsonPath);

@@ -6,6 +6,26 @@ namespace PagedSim.Runner;
 /// <summary>The CUDA device for commands given <c>--device cuda</c>, or one clear line saying why there is none.</summary>
 internal static class CudaDevices
 {
+    /// <summary>The device for <c>--device auto|cuda|cpu</c>: auto takes CUDA when it is available.</summary>
+    public static Device Resolve(string choice) => choice switch
+    {
+        "cpu" => CPU,
+        "cuda" => CudaOrFail(),
+        _ => Available() ? CUDA : CPU,
+    };
+
+    private static bool Available()
+    {
+        try
+        {
+            return torch.cuda.is_available();
+        }
+        catch (Exception)
+        {
+            return false; // no loadable libtorch: auto falls back to the CPU, which then reports its own error
+        }
+    }
+
     /// <summary>The CUDA device; throws <see cref="UserError"/> when libtorch cannot load or sees no GPU.</summary>
     public static Device CudaOrFail()
     {

@@ -5,20 +5,23 @@ namespace PagedSim.Runner;
 
 /// <summary>The parsed options of <c>serve-trace</c>.</summary>
 internal sealed record ServeTraceSettings(
-    string? ModelDir, string? Synthetic, string? TracePath, string Requests, string? KvBudget, int? Blocks, int BlockSize,
+    string? Model, bool Synthetic, string? TracePath, string Requests, string? KvBudget, int? Blocks, int BlockSize,
     int MaxRunning, int Samples, SamplingOptions Sampling, string Device, string? JsonPath, string? PlotPath, bool CompareStatic = false, string Attention = "auto",
     string Kernels = "auto")
 {
+    /// <summary>The model name or folder for display.</summary>
+    public string ModelName => Synthetic ? $"synthetic {Model ?? "llama3-8b"} weights" : Model!;
+
     /// <summary>The request count, or null for all.</summary>
     public int? RequestCount => Requests.Equals("all", StringComparison.OrdinalIgnoreCase) ? null : int.Parse(Requests, CultureInfo.InvariantCulture);
 
     /// <summary>Throws <see cref="UserError"/> naming the first bad option; checks everything that needs no file.</summary>
     public void Validate()
     {
-        if ((ModelDir is null) == (Synthetic is null)) throw new UserError("give either --model DIR or --synthetic 8b|tiny (not both)");
-        if (Synthetic is not null && Synthetic is not ("8b" or "tiny"))
-            throw new UserError($"--synthetic: unknown shape \"{Synthetic}\"; known: 8b, tiny");
-        if (ModelDir is not null && !Directory.Exists(ModelDir)) throw new UserError($"--model: directory {ModelDir} does not exist");
+        if (Model is null && !Synthetic) throw new UserError("no model: give --model DIR (a checkpoint), or --synthetic for random weights of --model's shape");
+        if (Synthetic) SyntheticModels.Config(Model ?? "llama3-8b");
+        else if (File.Exists(Model)) throw new UserError($"--model: {Model} is a file; give the checkpoint folder");
+        else if (!Directory.Exists(Model)) throw new UserError($"--model: checkpoint folder {Model} does not exist");
         if (!Requests.Equals("all", StringComparison.OrdinalIgnoreCase)
             && !int.TryParse(Requests, NumberStyles.None, CultureInfo.InvariantCulture, out _))
             throw new UserError($"--requests: expected a positive count or \"all\", got \"{Requests}\"");
@@ -29,19 +32,9 @@ internal sealed record ServeTraceSettings(
         if (MaxRunning <= 0) throw new UserError($"--max-running: must be positive, got {MaxRunning}");
         if (Samples <= 0) throw new UserError($"--samples: must be positive, got {Samples}");
         if (CompareStatic && Samples > 1) throw new UserError("--compare-static: applies to continuous batching, not to --samples");
-        try
-        {
-            Sampling.Validate();
-        }
-        catch (ArgumentOutOfRangeException e)
-        {
-            throw new UserError($"--temperature/--top-p: {e.Message.Split('\n')[0].Split(" (Parameter")[0]}");
-        }
-        foreach (string? path in new[] { JsonPath, PlotPath })
-        {
-            string? dir = path is null ? null : Path.GetDirectoryName(Path.GetFullPath(path));
-            if (dir is not null && !Directory.Exists(dir))
-                throw new UserError($"{(path == JsonPath ? "--json" : "--plot")}: directory {dir} does not exist");
-        }
+        CommonOptions.ValidateSampling(Sampling);
+        InputFile.Check("--trace", TracePath);
+        OutputPath.Check("--json", JsonPath, allowStdout: true);
+        OutputPath.Check("--plot", PlotPath, ".png");
     }
 }

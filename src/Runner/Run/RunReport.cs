@@ -95,6 +95,6 @@ internal sealed record RunReport(
                 ["text"] = Tokenizer.Decode(r.Tokens),
             }).ToArray(),
         };
-        return JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true });
+        return JsonOutput.Serialize(doc);
     }
 }
