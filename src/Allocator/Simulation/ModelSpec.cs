@@ -111,7 +111,7 @@ public sealed record ModelSpec(
         }
         catch (JsonException e)
         {
-            throw new FormatException($"malformed JSON ({e.Message.Split('\n')[0]})", e);
+            throw new FormatException($"malformed JSON ({e.Message.Split('\n')[0].Split(" LineNumber")[0].Split(" Path:")[0].Trim()})", e);
         }
         if (root.ValueKind != JsonValueKind.Object) throw new FormatException("expected a JSON object");
         int dim = Required(root, "dim"), layers = Required(root, "n_layers"), heads = Required(root, "n_heads");

@@ -32,7 +32,7 @@ public static class ShareGptLoader
         }
         catch (JsonException e)
         {
-            throw new ShareGptFormatException(path, $"malformed JSON ({e.Message.Split('\n')[0]})", e);
+            throw new ShareGptFormatException(path, $"malformed JSON ({e.Message.Split('\n')[0].Split(" LineNumber")[0].Split(" Path:")[0].Trim()})", e);
         }
         using (document)
         {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 
 namespace PagedSim.Runner;
 
@@ -52,8 +53,14 @@ internal static class Cli
         if (parse.Errors.Count > 0)
         {
             // System.CommandLine reports one mistake several ways; the first names it.
-            Console.Error.WriteLine($"error: {Reword(parse.Errors[0].Message, parse.CommandResult.Command, root)}");
-            Console.Error.WriteLine("Run with --help for usage.");
+            ParseError first = parse.Errors[0];
+            string? option = first.SymbolResult switch
+            {
+                OptionResult o => o.Option.Name,
+                ArgumentResult { Parent: OptionResult o } => o.Option.Name,
+                _ => null,
+            };
+            Console.Error.WriteLine($"error: {Reword(first.Message, parse.CommandResult.Command, root, option)}");
             return BadInput;
         }
         // N belongs to the main job: "5 trace" would otherwise run trace and drop the 5 silently.
@@ -95,8 +102,15 @@ internal static class Cli
     }
 
     /// <summary>System.CommandLine's messages, in the program's words where they leak .NET type names.</summary>
-    private static string Reword(string message, Command command, RootCommand root)
+    private static string Reword(string message, Command command, RootCommand root, string? option)
     {
+        // "Argument 'x' not recognized. Must be one of:\n\t'a'\n\t'b'" → "--opt: 'x' is not one of a, b"
+        if (message.StartsWith("Argument '", StringComparison.Ordinal) && message.Contains("not recognized", StringComparison.Ordinal))
+        {
+            string given = message.Split('\'')[1];
+            string[] choices = [.. message.Split('\n').Skip(1).Select(l => l.Trim().Trim('\''))];
+            return $"{option ?? "argument"}: '{given}' is not one of {string.Join(", ", choices)}";
+        }
         const string unrecognized = "Unrecognized command or argument '";
         if (message.StartsWith(unrecognized, StringComparison.Ordinal))
         {
@@ -119,8 +133,8 @@ internal static class Cli
         };
         // "Cannot parse argument 'x' for option '--steps' as expected type 'System.Int32'." → "--steps: 'x' is not a whole number"
         string head = message[..at].Trim();
-        string? name = head.Contains("for option '") ? head.Split("for option '")[1].TrimEnd('\'', ' ')
-            : head.Contains("for command '") ? "N" : null;
+        string? name = option ?? (head.Contains("for option '") ? head.Split("for option '")[1].TrimEnd('\'', ' ')
+            : head.Contains("for command '") ? "N" : null);
         string value = head.Split('\'').ElementAtOrDefault(1) ?? "";
         return name is null ? $"'{value}' is not {expected}" : $"{name}: '{value}' is not {expected}";
     }

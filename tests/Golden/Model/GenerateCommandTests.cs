@@ -14,7 +14,7 @@ public sealed class GenerateCommandTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private static GenerateSettings Settings(string layout, string ids, int maxNew = 28, string cache = "paged", int blockSize = 16,
-        bool json = false, string? stopIds = null, string[]? prompts = null) =>
+        string? json = null, string? stopIds = null, string[]? prompts = null) =>
         new(TinyLlama.Dir(layout), prompts is null ? ids : null, prompts ?? [], maxNew, cache, blockSize, "cpu", stopIds,
             SamplingOptions.Greedy, PrefillMode.Whole, json);
 
@@ -44,20 +44,20 @@ public sealed class GenerateCommandTests : IDisposable
         var console = new StringWriter();
         int stop = r.Generated[1][5];
 
-        GenerateCommand.Run(Settings("meta-2shard", Ids(r.Prompts[1]), maxNew: 20, json: true, stopIds: stop.ToString()), console);
+        GenerateCommand.Run(Settings("meta-2shard", Ids(r.Prompts[1]), maxNew: 20, json: "-", stopIds: stop.ToString()), console);
 
         using JsonDocument doc = JsonDocument.Parse(console.ToString());
         JsonElement result = doc.RootElement.GetProperty("results")[0];
         int firstStop = Array.IndexOf(r.Generated[1], stop);
         Assert.Equal(r.Generated[1].Take(firstStop), result.GetProperty("generated").EnumerateArray().Select(x => x.GetInt32()));
-        Assert.Equal("stop", result.GetProperty("finishReason").GetString());
-        Assert.Equal(stop, result.GetProperty("stopToken").GetInt32());
+        Assert.Equal("stop", result.GetProperty("finish_reason").GetString());
+        Assert.Equal(stop, result.GetProperty("stop_token").GetInt32());
     }
 
     [Theory]
     [InlineData("1,,2", "--prompt-ids: '' in \"1,,2\" is not a token id")]
     [InlineData("1;-3", "--prompt-ids: '-3' in \"-3\" is not a token id")]
-    [InlineData("5,256", "--prompt-ids: id 256 in prompt 0 is outside the model's vocabulary [0, 256)")]
+    [InlineData("5,256", "--prompt-ids: token id 256 in prompt 0 is outside the model's vocabulary of 256 ids")]
     public void BadPromptIdsAreOneClearError(string ids, string message)
     {
         var e = Assert.Throws<UserError>(() => GenerateCommand.Run(Settings("meta", ids), new StringWriter()));
@@ -82,6 +82,6 @@ public sealed class GenerateCommandTests : IDisposable
         File.Copy(Path.Combine(TinyLlama.Root, "..", "llama3", "tokenizer.model"), Path.Combine(_dir, "tokenizer.model"));
         var settings = Settings("meta", "", prompts: ["Hello"]) with { ModelDir = _dir };
         var e = Assert.Throws<UserError>(() => GenerateCommand.Run(settings, new StringWriter()));
-        Assert.Equal("--prompt-ids: id 128000 in prompt 0 is outside the model's vocabulary [0, 256)", e.Message);
+        Assert.Equal("--prompt: token id 128000 in prompt 0 is outside the model's vocabulary of 256 ids (the tokenizer does not belong to this model)", e.Message);
     }
 }

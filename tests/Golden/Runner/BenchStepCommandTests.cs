@@ -29,11 +29,11 @@ public sealed class BenchStepCommandTests : IDisposable
         Assert.Equal([1, 3], rows.Select(r => r.GetProperty("batch").GetInt32()));
         foreach (JsonElement r in rows)
         {
-            Assert.True(r.GetProperty("syncMsPerStep").GetDouble() > 0);
-            Assert.True(r.GetProperty("backToBackMsPerStep").GetDouble() > 0);
+            Assert.True(r.GetProperty("sync_ms_per_step").GetDouble() > 0);
+            Assert.True(r.GetProperty("back_to_back_ms_per_step").GetDouble() > 0);
         }
         // More sequences read more KV bytes; the weights are the same.
-        Assert.True(rows[1].GetProperty("bytesRead").GetInt64() > rows[0].GetProperty("bytesRead").GetInt64());
+        Assert.True(rows[1].GetProperty("bytes_read").GetInt64() > rows[0].GetProperty("bytes_read").GetInt64());
     }
 
     [Theory]

@@ -63,7 +63,7 @@ public sealed class RunCommandTests : IDisposable
     public void Tiny_synthetic_run_on_the_cpu_gives_the_same_ids_paged_and_naive()
     {
         string pagedJson = Path.Combine(_dir, "paged.json"), naiveJson = Path.Combine(_dir, "naive.json");
-        string[] common = ["4", "--synthetic", "--synthetic-shape", "tiny", "--device", "cpu", "--max-new-tokens", "40", "--seed", "3"];
+        string[] common = ["4", "--synthetic", "--model", "tiny", "--device", "cpu", "--max-new-tokens", "40", "--seed", "3"];
 
         (int pagedCode, string pagedOut) = Run([.. common, "--json", pagedJson]);
         (int naiveCode, string naiveOut) = Run([.. common, "--naive", "--json", naiveJson]);
@@ -77,7 +77,7 @@ public sealed class RunCommandTests : IDisposable
         int[] prompts = [44, 27, 72, 101];
         for (int i = 0; i < 4; i++)
         {
-            Assert.Equal(prompts[i], pagedResults[i].GetProperty("promptTokens").GetInt32());
+            Assert.Equal(prompts[i], pagedResults[i].GetProperty("prompt_tokens").GetInt32());
             int[] ids = [.. pagedResults[i].GetProperty("generated").EnumerateArray().Select(x => x.GetInt32())];
             Assert.Equal(40, ids.Length); // synthetic requests ignore stop tokens and stop at the cap
             Assert.Equal(ids, naiveResults[i].GetProperty("generated").EnumerateArray().Select(x => x.GetInt32()));
@@ -88,13 +88,13 @@ public sealed class RunCommandTests : IDisposable
         // Paged: one 256-token block per request; the seed's figure is the empty slots of each last block at the end,
         // 256 − (prompt + 40 − 1) each. Naive: (8192 − 40 answer tokens) per request.
         JsonElement pagedKv = paged.RootElement.GetProperty("kv"), naiveKv = naive.RootElement.GetProperty("kv");
-        Assert.Equal(4, pagedKv.GetProperty("totalBlocks").GetInt32());
-        Assert.Equal(4, pagedKv.GetProperty("peakBlocks").GetInt32());
-        Assert.Equal((173 + 190 + 145 + 116) * 512L, pagedKv.GetProperty("seedFragmentedBytes").GetInt64());
-        Assert.Equal(4 * (8192 - 40) * 512L, naiveKv.GetProperty("seedFragmentedBytes").GetInt64());
-        Assert.Equal(4 * 8192 * 512L, naiveKv.GetProperty("allocatedBytes").GetInt64());
-        Assert.Equal(160, paged.RootElement.GetProperty("generatedTokens").GetInt32());
-        Assert.Equal(39, paged.RootElement.GetProperty("decodeSteps").GetInt32()); // the prefill produces the first token
+        Assert.Equal(4, pagedKv.GetProperty("total_blocks").GetInt32());
+        Assert.Equal(4, pagedKv.GetProperty("peak_blocks").GetInt32());
+        Assert.Equal((173 + 190 + 145 + 116) * 512L, pagedKv.GetProperty("seed_fragmented_bytes").GetInt64());
+        Assert.Equal(4 * (8192 - 40) * 512L, naiveKv.GetProperty("seed_fragmented_bytes").GetInt64());
+        Assert.Equal(4 * 8192 * 512L, naiveKv.GetProperty("allocated_bytes").GetInt64());
+        Assert.Equal(160, paged.RootElement.GetProperty("generated_tokens").GetInt32());
+        Assert.Equal(39, paged.RootElement.GetProperty("decode_steps").GetInt32()); // the prefill produces the first token
 
         Assert.Contains("layer kernels: eager TorchSharp operations (fused unavailable: they run on CUDA only)", pagedOut);
         Assert.Equal("auto", paged.RootElement.GetProperty("kernels").GetString());
@@ -109,12 +109,9 @@ public sealed class RunCommandTests : IDisposable
     [InlineData("N", "0")]
     [InlineData("--block-size", "7", "--block-size", "0")]
     [InlineData("--max-new-tokens", "7", "--max-new-tokens", "0")]
-    [InlineData("--synthetic-shape", "7", "--synthetic", "--synthetic-shape", "huge")]
-    [InlineData("--synthetic-shape", "7", "--synthetic-shape", "tiny")]
-    [InlineData("--device", "7", "--device", "tpu")]
-    [InlineData("--attention", "7", "--attention", "magic")]
-    [InlineData("--kernels", "7", "--kernels", "magic")]
-    [InlineData("--kernels fused", "7", "--synthetic", "--synthetic-shape", "tiny", "--device", "cpu", "--kernels", "fused")]
+    [InlineData("--model", "7", "--synthetic", "--model", "huge")]
+    [InlineData("--json", "7", "--json", "-")]
+    [InlineData("--kernels fused", "7", "--synthetic", "--model", "tiny", "--device", "cpu", "--kernels", "fused")]
     [InlineData("--sharegpt", "7", "--sharegpt", "/nonexistent/sharegpt.json")]
     [InlineData("--json", "7", "--json", "/nonexistent/dir/run.json")]
     [InlineData("--model", "7", "--model", "/nonexistent/llama")]
@@ -130,7 +127,7 @@ public sealed class RunCommandTests : IDisposable
     public void A_failed_run_writes_no_json()
     {
         string json = Path.Combine(_dir, "run.json");
-        Error("4", "--synthetic", "--synthetic-shape", "tiny", "--device", "cpu", "--attention", "flash", "--json", json);
+        Error("4", "--synthetic", "--model", "tiny", "--device", "cpu", "--attention", "flash", "--json", json);
         Assert.False(File.Exists(json));
     }
 }

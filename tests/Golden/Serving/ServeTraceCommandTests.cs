@@ -23,9 +23,9 @@ public sealed class ServeTraceCommandTests : IDisposable
         return path;
     }
 
-    private ServeTraceSettings Settings(string? model = "meta", string? synthetic = null, string requests = "all", string? kvBudget = null,
+    private ServeTraceSettings Settings(string? model = "meta", bool synthetic = false, string requests = "all", string? kvBudget = null,
         int? blocks = 16, int blockSize = 4, int samples = 1, double temperature = 0, string? json = null, string? plot = null, string? trace = null) =>
-        new(model is null ? null : TinyLlama.Dir(model), synthetic, trace ?? TraceFilePath(), requests, kvBudget, blocks, blockSize, 256, samples,
+        new(model is null ? null : synthetic ? model : TinyLlama.Dir(model), synthetic, trace ?? TraceFilePath(), requests, kvBudget, blocks, blockSize, 256, samples,
             new SamplingOptions(temperature, 1.0, 0), "cpu", json, plot);
 
     [Fact]
@@ -44,8 +44,8 @@ public sealed class ServeTraceCommandTests : IDisposable
         Assert.True(root.GetProperty("preemptions").GetInt32() > 0);
         Assert.Equal(root.GetProperty("prediction").GetProperty("preemptions").GetInt32(), root.GetProperty("preemptions").GetInt32());
         Assert.Equal(root.GetProperty("prediction").GetProperty("steps").GetInt64(), root.GetProperty("steps").GetInt64());
-        Assert.Equal(root.GetProperty("prediction").GetProperty("peakBlocks").GetInt32(), root.GetProperty("peakBlocks").GetInt32());
-        Assert.Equal(new[] { 14, 6, 18, 11, 4, 16 }, root.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("outputTokens").GetInt32()));
+        Assert.Equal(root.GetProperty("prediction").GetProperty("peak_blocks").GetInt32(), root.GetProperty("peak_blocks").GetInt32());
+        Assert.Equal(new[] { 14, 6, 18, 11, 4, 16 }, root.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("output_tokens").GetInt32()));
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(plot).Take(4));
     }
 
@@ -60,12 +60,12 @@ public sealed class ServeTraceCommandTests : IDisposable
 
         using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(json));
         JsonElement root = doc.RootElement;
-        Assert.Equal(0, root.GetProperty("mismatchedSamples").GetInt32());
+        Assert.Equal(0, root.GetProperty("mismatched_samples").GetInt32());
         // Prompts of 9, 20 and 5 tokens in blocks of 4, 4 new tokens each, all running from step 1. From step 2 on
         // (after the copies of the partial blocks) the shared run holds 5 + 8 + 4 = 17 blocks, three independent copies
         // 3 · (3 + 6 + 2) = 33: saved (K − 1) · (2 + 5 + 1) = 16 full prompt blocks.
-        Assert.Equal(16, root.GetProperty("savedBlocks").GetInt32());
-        Assert.Equal(16, root.GetProperty("predictedSavedBlocks").GetInt32());
+        Assert.Equal(16, root.GetProperty("saved_blocks").GetInt32());
+        Assert.Equal(16, root.GetProperty("predicted_saved_blocks").GetInt32());
         Assert.Contains("samples equal to the independent run token for token: 9/9", console.ToString());
     }
 
@@ -74,18 +74,20 @@ public sealed class ServeTraceCommandTests : IDisposable
     // then never be recomputed.
     public static TheoryData<string, string> BadArguments => new()
     {
-        { "neither", "give either --model DIR or --synthetic 8b|tiny (not both)" },
-        { "both", "give either --model DIR or --synthetic 8b|tiny (not both)" },
-        { "shape", "--synthetic: unknown shape \"70b\"; known: 8b, tiny" },
+        { "neither", "no model: give --model DIR (a checkpoint), or --synthetic for random weights of --model's shape" },
+        { "missing", "--model: checkpoint folder /nonexistent-pagedsim does not exist" },
+        { "shape", "--model: \"70b\" is not a shape for --synthetic weights; known: llama3-8b, llama3-70b, llama3.2-1b, llama3.2-3b or tiny" },
         { "requests", "--requests: expected a positive count or \"all\", got \"ten\"" },
-        { "requests0", "--requests: the trace small.trace.json has 6 request(s); ask for 1 to 6" },
+        { "requests0", "--requests: request count must be 1 to 10,000,000, got 0" },
         { "blocks0", "--blocks: must be positive, got 0" },
         { "budget+blocks", "--kv-budget and --blocks: give one or the other" },
         { "budget", "--kv-budget: 1KB holds no block of 16,384 bytes (4 tokens)" },
         { "tooSmall", "--blocks: request r4: Request 4 needs 9 block(s) for 33 tokens (watermark included) but the pool has only 8." },
         { "samples", "--samples: must be positive, got 0" },
-        { "temperature", "--temperature/--top-p: Temperature must be 0 (greedy) or positive." },
-        { "json", "--json: directory /nonexistent-pagedsim does not exist" },
+        { "temperature", "--temperature: must be 0 (greedy) or positive, got -1" },
+        { "json", "--json: /nonexistent-pagedsim/x.json: directory /nonexistent-pagedsim does not exist" },
+        { "jsonProc", "--json: /proc/x.json: cannot create a file in /proc (not a writable directory)" },
+        { "plotTxt", "--plot: x.txt: the file name must end in .png (the only format written)" },
         { "blockSize", "--block-size: must be 1 to 8192 tokens, got 0" },
         { "flashOnCpu", "--attention flash: flash-attn runs on CUDA only" },
     };
@@ -97,8 +99,8 @@ public sealed class ServeTraceCommandTests : IDisposable
         ServeTraceSettings s = which switch
         {
             "neither" => Settings(model: null),
-            "both" => Settings(synthetic: "tiny"),
-            "shape" => Settings(model: null, synthetic: "70b"),
+            "missing" => Settings() with { Model = "/nonexistent-pagedsim" },
+            "shape" => Settings(model: "70b", synthetic: true),
             "requests" => Settings(requests: "ten"),
             "requests0" => Settings(requests: "0"),
             "blocks0" => Settings(blocks: 0),
@@ -108,6 +110,8 @@ public sealed class ServeTraceCommandTests : IDisposable
             "samples" => Settings(samples: 0),
             "temperature" => Settings(temperature: -1),
             "json" => Settings(json: "/nonexistent-pagedsim/x.json"),
+            "jsonProc" => Settings(json: "/proc/x.json"),
+            "plotTxt" => Settings(plot: "x.txt"),
             "blockSize" => Settings(blockSize: 0),
             "flashOnCpu" => Settings() with { Attention = "flash" },
             _ => throw new ArgumentException(which),

@@ -32,7 +32,7 @@ public class BadInputTests
     [InlineData("--tp", "3", "does not divide")]
     [InlineData("--mode", "burst", "unknown mode")]
     [InlineData("--block-size", "0", "--block-size")]
-    [InlineData("--requests", "1000", "ask for 1 to 99")]
+    [InlineData("--requests", "0", "request count must be 1 to 10,000,000")]
     public void Bad_options_name_the_option(string option, string value, string expected) =>
         Assert.Contains(expected, Error("simulate", option, value));
 
