@@ -71,7 +71,7 @@ public static class Simulator
         }
         if (!batch.OutOfMemory) return result(true, LimitReason.None, null, completed, 0, seedFragmented);
         string id = requests[batch.FailedRequest].Id;
-        string failure = $"out of blocks at step {batch.FailedStep}: request {id} needed {batch.FailedNeed} block(s), all {cache.TotalBlocks} were in use";
+        string failure = $"out of blocks at step {batch.FailedStep:N0}: request {id} needed {batch.FailedNeed:N0} block(s), all {cache.TotalBlocks:N0} were in use";
         return result(false, outOfBlocks, failure, completed, 0, null);
     }
 

@@ -23,7 +23,7 @@ internal static class ReportText
         {
             ("", "paged", "naive"),
             ("fits", Fits(report.Paged), Fits(report.Naive)),
-            ("KV capacity", $"{report.Paged.CapacityUnits:N0} blocks, {ByteSize.Gb(report.Paged.CapacityBytes)}", $"{report.Naive.CapacityUnits:N0} × {c.MaxSequenceLength} tokens, {ByteSize.Gb(report.Naive.CapacityBytes)}"),
+            ("KV capacity", $"{report.Paged.CapacityUnits:N0} blocks, {ByteSize.Gb(report.Paged.CapacityBytes)}", $"{report.Naive.CapacityUnits:N0} × {c.MaxSequenceLength:N0} tokens, {ByteSize.Gb(report.Naive.CapacityBytes)}"),
             ("overhead", ByteSize.Gb(report.Paged.OverheadBytes), ByteSize.Gb(report.Naive.OverheadBytes)),
             ("peak memory needed", PeakText(report.Paged, m), PeakText(report.Naive, m)),
             ("peak KV reserved", Gb(report.Paged.Peak.ReservedBytes), Gb(report.Naive.Peak.ReservedBytes)),

@@ -30,12 +30,12 @@ internal static class RunCommand
         var setup = new SetupOptions("Checkpoint: a folder (Meta params.json + consolidated.NN.pth, or Hugging Face config.json + safetensors); "
             + "else $" + ModelVariable + ", else ./" + DefaultModelDir + ". With --synthetic or for the prediction alone: a model preset");
         var shareGpt = new Option<string?>("--sharegpt") { Description = "ShareGPT JSON file (default fixtures/sharegpt-filtered.json)" };
-        var naive = new Option<bool>("--naive") { Description = "Contiguous cache of 8192 tokens per request, pre-allocated (llama3-naive.py) instead of the paged cache" };
+        var naive = new Option<bool>("--naive") { Description = "Contiguous cache of 8,192 tokens per request, pre-allocated (llama3-naive.py) instead of the paged cache" };
         var synthetic = new Option<bool>("--synthetic") { Description = "Seeded random weights of --model's shape (a preset, default llama3-8b, or tiny: dim 64, 2 layers, a quick CPU check), created on the device; each request stops at its recorded answer length" };
         var seed = CommonOptions.Seed("the synthetic weights");
         // auto without CUDA only predicts: an 8B model on a CPU takes hours (--device cpu runs it anyway).
         var device = CommonOptions.Device("CUDA when available, else only the prediction");
-        var maxNew = new Option<int?>("--max-new-tokens") { Description = "Cap on new tokens per request (default: up to 8192 tokens in all)" };
+        var maxNew = new Option<int?>("--max-new-tokens") { Description = "Cap on new tokens per request (default: up to 8,192 tokens in all)" };
         var blockSize = CommonOptions.BlockSize();
         var attention = CommonOptions.Attention();
         var kernels = CommonOptions.Kernels();

@@ -28,7 +28,7 @@ internal sealed record RunReport(
         bool naive = Settings.Naive;
         console.WriteLine(string.Create(Inv, $"Fragmented Memory: {o.FragmentedBytes / 1e9:F2} GB ({100.0 * o.FragmentedBytes / DeviceTotalBytes:F2}%)"));
         string blocks = naive
-            ? $"{o.TotalBlocks} rows of {RunSettings.MaxSequenceLength} tokens"
+            ? $"{o.TotalBlocks:N0} rows of {RunSettings.MaxSequenceLength:N0} tokens"
             : $"{o.PeakBlocks}/{o.TotalBlocks} blocks of {Settings.BlockSize} used at peak";
         console.WriteLine($"KV cache ({Settings.Cache}): peak {ByteSize.Gb(o.PeakKvBytes)} reserved, {blocks}; {ByteSize.Gb(o.KvPoolBytes)} allocated");
         console.WriteLine(string.Create(Inv,

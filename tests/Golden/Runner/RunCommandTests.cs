@@ -101,7 +101,7 @@ public sealed class RunCommandTests : IDisposable
         Assert.Contains("Fragmented Memory: 0.00 GB (0.00%)", pagedOut);
         Assert.Contains("KV cache (paged): peak 0.00 GB reserved, 4/4 blocks of 256 used at peak", pagedOut);
         Assert.Contains("Generated 160 tokens for 4 request(s)", pagedOut);
-        Assert.Contains("KV cache (naive): peak 0.02 GB reserved, 4 rows of 8192 tokens", naiveOut);
+        Assert.Contains("KV cache (naive): peak 0.02 GB reserved, 4 rows of 8,192 tokens", naiveOut);
         Assert.Equal(4, pagedOut.Split('\n').Count(l => l == new string('-', 50)));
     }
 
