@@ -93,7 +93,8 @@ public sealed class Llama3Weights : IDisposable
         using (NewDisposeScope())
         {
             Tensor embedding = Move(t["tok_embeddings.weight"]);
-            Tensor output = config.TiedEmbeddings ? embedding.clone().DetachFromDisposeScope() : Move(t["output.weight"]);
+            // Tied: the head is the embedding tensor itself, held once, as the checkpoint holds it.
+            Tensor output = config.TiedEmbeddings ? embedding : Move(t["output.weight"]);
             return new Llama3Weights(embedding, layers, Move(t["norm.weight"]), output);
         }
     }
@@ -104,6 +105,6 @@ public sealed class Llama3Weights : IDisposable
         Embedding.Dispose();
         foreach (LayerWeights l in Layers) l.Dispose();
         Norm.Dispose();
-        Output.Dispose();
+        if (!ReferenceEquals(Output, Embedding)) Output.Dispose();
     }
 }

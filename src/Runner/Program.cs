@@ -1,4 +1,4 @@
 using PagedSim.Runner;
 
 // One folder per command; Cli wires them together and turns failures into one clear line.
-return Cli.Main(args);
+return Cli.Run(args);

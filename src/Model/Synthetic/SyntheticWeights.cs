@@ -41,7 +41,8 @@ public static class SyntheticWeights
             }
             Tensor norm = Ones(config.Dim);
             created.Add(norm);
-            Tensor output = config.TiedEmbeddings ? embedding.clone().DetachFromDisposeScope() : Matrix(config.VocabSize, config.Dim);
+            // Tied (Llama 3.2 1B/3B): the head is the embedding tensor itself, so memory is what the checkpoint takes.
+            Tensor output = config.TiedEmbeddings ? embedding : Matrix(config.VocabSize, config.Dim);
             return Llama3Weights.FromFused(embedding, layers, norm, output);
         }
         catch

@@ -26,7 +26,7 @@ internal static class Cli
     ];
 
     /// <summary>The program: <c>N [options]</c> runs the main job, <c>COMMAND [options]</c> a named command.</summary>
-    public static int Main(string[] args)
+    public static int Run(string[] args)
     {
         // A named command gets a root without the main job's N, so its help shows only its own usage.
         if (args.Length > 0 && Commands.FirstOrDefault(c => c.Name == args[0]).Create is Func<Command> create)

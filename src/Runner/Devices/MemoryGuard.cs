@@ -13,8 +13,8 @@ namespace PagedSim.Runner;
 /// </summary>
 internal static class MemoryGuard
 {
-    /// <summary>Room beside the weights for activations, the KV cache of a small run and the runtime itself.</summary>
-    private const double Margin = 1.10;
+    /// <summary>On the CPU, room beside the weights for activations, the KV cache of a small run and the runtime.</summary>
+    private const double HostMargin = 1.10;
 
     /// <summary>Throws <see cref="UserError"/> when the weights of <paramref name="config"/> on <paramref name="device"/>
     /// (float32 on the CPU, bf16 on CUDA) plus <paramref name="extraBytes"/> exceed the memory available.</summary>
@@ -22,7 +22,8 @@ internal static class MemoryGuard
     {
         bool cpu = device.type == DeviceType.CPU;
         long weights = WeightBytes(config, cpu ? 4 : 2);
-        long needed = (long)(weights * Margin) + extraBytes;
+        // On CUDA the weights plus the fixed overhead (context, workspaces) must fit; the KV pool takes what is left.
+        long needed = (cpu ? (long)(weights * HostMargin) : weights + OverheadModel.DefaultFixedBytes) + extraBytes;
         long? available = cpu ? HostAvailable() : RunDeviceMemory.Query()?.Free;
         if (available is not long free || needed <= free) return;
         string where = cpu ? "host memory (float32 on the CPU)" : $"GPU memory ({RunDeviceMemory.Name() ?? "CUDA device 0"}, bf16)";
