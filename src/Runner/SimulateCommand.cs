@@ -24,13 +24,14 @@ internal static class SimulateCommand
         var seedCompat = new Option<bool>("--seed-compat") { Description = "Paged exactly as the seed: pool of (8192 / block size) × 5 blocks, random blocks, finished requests keep one block" };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON" };
         var plot = new Option<string?>("--plot") { Description = "Write a PNG of KV memory over time, naive against paged" };
+        var maxSeqLen = new Option<int?>("--max-seq-len") { Description = "Cap the context below the model's own (as vLLM's max_model_len): the naive reservation per request and the paged block table's width" };
 
         var command = new Command("simulate", "Predict KV-cache fragmentation and the largest batch for a GPU, paged against naive, from a length trace");
         setup.AddTo(command);
-        foreach (Option o in new Option[] { trace, requests, synthetic, seed, blockSize, mode, seedCompat, json, plot }) command.Options.Add(o);
+        foreach (Option o in new Option[] { trace, requests, synthetic, seed, blockSize, mode, seedCompat, json, plot, maxSeqLen }) command.Options.Add(o);
         command.SetAction(parse =>
         {
-            MemoryModel memory = setup.Resolve(parse);
+            MemoryModel memory = CapContext(setup.Resolve(parse), parse.GetValue(maxSeqLen));
             Trace source = LoadTrace(parse.GetValue(trace), memory.Model.MaxSequenceLength);
             int randomSeed = parse.GetValue(seed);
             if (parse.GetValue(synthetic) is int k)
@@ -56,6 +57,16 @@ internal static class SimulateCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The setup with the model's context capped at <paramref name="maxSeqLen"/> (null: the model's own).</summary>
+    public static MemoryModel CapContext(MemoryModel memory, int? maxSeqLen)
+    {
+        if (maxSeqLen is not int cap) return memory;
+        int context = memory.Model.MaxSequenceLength;
+        if (cap <= 0 || cap > context)
+            throw new UserError($"--max-seq-len: must be 1 to {context:N0} (the context of {memory.Model.Name}), got {cap}");
+        return memory with { Model = memory.Model with { MaxSequenceLength = cap } };
     }
 
     /// <summary>Reads a trace, or the committed ShareGPT trace; problems become one line.</summary>
