@@ -84,6 +84,8 @@ internal static class GenerateCommand
         }
         using (llama)
         {
+            if (longest > llama.Config.MaxPositions)
+                throw new UserError($"--max-new-tokens: the longest prompt ({longest - s.MaxNewTokens} tokens) plus {s.MaxNewTokens} new tokens exceed the checkpoint's context of {llama.Config.MaxPositions:N0} positions");
             for (int i = 0; i < prompts.Count; i++)
                 foreach (int id in prompts[i])
                     if ((uint)id >= (uint)llama.Config.VocabSize)

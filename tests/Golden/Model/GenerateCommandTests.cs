@@ -84,4 +84,17 @@ public sealed class GenerateCommandTests : IDisposable
         var e = Assert.Throws<UserError>(() => GenerateCommand.Run(settings, new StringWriter()));
         Assert.Equal("--prompt-ids: id 128000 in prompt 0 is outside the model's vocabulary [0, 256)", e.Message);
     }
+
+    [Fact]
+    public void ScaledCheckpointGeneratesTransformersIdsAndRefusesToPassItsContext()
+    {
+        TinyLlama31Reference r = TinyLlama31.Expected("scaled");
+        GenerateSettings settings = Settings("meta", Ids(r.Prompts[2]), maxNew: r.Generated[2].Length, cache: "naive") with { ModelDir = TinyLlama31.Dir("scaled-hf") };
+        var console = new StringWriter();
+        GenerateCommand.Run(settings, console);
+        Assert.StartsWith($"prompt 0 (3000 tokens) -> 16 new (length): {Ids(r.Generated[2])}", console.ToString());
+
+        var e = Assert.Throws<UserError>(() => GenerateCommand.Run(settings with { MaxNewTokens = 1097 }, new StringWriter()));
+        Assert.Equal("--max-new-tokens: the longest prompt (3000 tokens) plus 1097 new tokens exceed the checkpoint's context of 4,096 positions", e.Message);
+    }
 }
