@@ -30,7 +30,7 @@ public sealed class Llama3 : IDisposable
         Weights = weights;
         Device = device;
         DType = dtype;
-        _rope = new RotaryEmbedding(config.HeadDim, config.RopeTheta, maxPositions, device);
+        _rope = new RotaryEmbedding(config.HeadDim, config.RopeTheta, maxPositions, device, config.RopeScaling);
     }
 
     /// <summary>Model shape.</summary>
@@ -53,14 +53,15 @@ public sealed class Llama3 : IDisposable
 
     /// <summary>
     /// Loads a checkpoint directory (Meta or Hugging Face layout). <paramref name="dtype"/> defaults to float32 on the
-    /// CPU and bf16 elsewhere.
+    /// CPU and bf16 elsewhere; <paramref name="maxPositions"/> to the checkpoint's context
+    /// (<see cref="Llama3Config.MaxPositions"/>).
     /// </summary>
-    public static Llama3 Load(string directory, Device? device = null, ScalarType? dtype = null, int maxPositions = 8192, ILayerKernels? kernels = null)
+    public static Llama3 Load(string directory, Device? device = null, ScalarType? dtype = null, int? maxPositions = null, ILayerKernels? kernels = null)
     {
         device ??= CPU;
         ScalarType type = dtype ?? (device.type == DeviceType.CPU ? ScalarType.Float32 : ScalarType.BFloat16);
         (Llama3Config config, Llama3Weights weights) = Llama3Weights.Load(directory, device, type);
-        return new Llama3(config, weights, device, type, maxPositions, kernels);
+        return new Llama3(config, weights, device, type, maxPositions ?? config.MaxPositions, kernels);
     }
 
     /// <summary>

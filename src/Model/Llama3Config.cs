@@ -1,10 +1,11 @@
-using System.Text.Json;
+using PagedSim.Allocator.ModelConfig;
 using PagedSim.Model.Checkpoints;
 
 namespace PagedSim.Model;
 
 /// <summary>
-/// The shape of a Llama 3 model, read from Meta's <c>params.json</c> or Hugging Face's <c>config.json</c>.
+/// The shape of a Llama 3 model, read from Meta's <c>params.json</c> or Hugging Face's <c>config.json</c> (both parsed
+/// by the allocator's <see cref="LlamaConfigReader"/>, which the simulator shares).
 /// </summary>
 /// <param name="Dim">Model (residual stream) width.</param>
 /// <param name="Layers">Transformer layers.</param>
@@ -14,10 +15,12 @@ namespace PagedSim.Model;
 /// <param name="HiddenDim">SwiGLU hidden width (see <see cref="MetaHiddenDim"/>).</param>
 /// <param name="NormEps">RMSNorm epsilon.</param>
 /// <param name="RopeTheta">RoPE base frequency.</param>
-/// <param name="TiedEmbeddings">The output head reuses the embedding (never so for Llama 3 itself).</param>
+/// <param name="TiedEmbeddings">The output head is the embedding (Llama 3.2 1B/3B; never so for Llama 3 itself).</param>
+/// <param name="RopeScaling">Llama 3.1's RoPE scaling (<c>llama3</c>), or null for Llama 3's plain RoPE.</param>
+/// <param name="MaxPositions">The checkpoint's context: 8192 for Llama 3, 131,072 for 3.1 / 3.2 / 3.3.</param>
 public sealed record Llama3Config(
     int Dim, int Layers, int Heads, int KvHeads, int VocabSize, int HiddenDim,
-    double NormEps, double RopeTheta, bool TiedEmbeddings = false)
+    double NormEps, double RopeTheta, bool TiedEmbeddings = false, RopeScaling? RopeScaling = null, int MaxPositions = 8192)
 {
     /// <summary>Elements per attention head: <see cref="Dim"/> / <see cref="Heads"/>.</summary>
     public int HeadDim => Dim / Heads;
@@ -30,72 +33,22 @@ public sealed record Llama3Config(
     /// times ffn_dim_multiplier (truncated), rounded up to a multiple of multiple_of.
     /// Llama 3 8B: dim 4096, multiplier 1.3, multiple_of 1024 → 14336.
     /// </summary>
-    public static int MetaHiddenDim(int dim, int multipleOf, double? ffnDimMultiplier)
-    {
-        int hidden = 4 * dim;
-        hidden = (int)(2.0 * hidden / 3);
-        if (ffnDimMultiplier is double m) hidden = (int)(m * hidden);
-        return multipleOf * ((hidden + multipleOf - 1) / multipleOf);
-    }
+    public static int MetaHiddenDim(int dim, int multipleOf, double? ffnDimMultiplier) =>
+        LlamaArchitecture.MetaHiddenDim(dim, multipleOf, ffnDimMultiplier);
 
-    /// <summary>Reads Meta's <c>params.json</c>.</summary>
+    /// <summary>Reads Meta's <c>params.json</c> (see <see cref="LlamaConfigReader.FromMetaParams"/>: <c>use_scaled_rope</c>,
+    /// the context). Meta's file has no tie flag; its checkpoints carry <c>output.weight</c>.</summary>
     /// <exception cref="CheckpointException">The file is missing, malformed, or describes an unsupported model.</exception>
-    public static Llama3Config FromMetaParams(string path)
-    {
-        using JsonDocument doc = ReadJson(path);
-        JsonElement root = doc.RootElement;
-        if (Has(root, "use_scaled_rope") && root.GetProperty("use_scaled_rope").ValueKind == JsonValueKind.True)
-            throw new CheckpointException($"{path}: use_scaled_rope (Llama 3.1 RoPE scaling) is not supported yet");
-        int dim = Int(root, "dim", path);
-        int heads = Int(root, "n_heads", path);
-        double? multiplier = Has(root, "ffn_dim_multiplier") && root.GetProperty("ffn_dim_multiplier").ValueKind != JsonValueKind.Null
-            ? Double(root, "ffn_dim_multiplier", path) : null;
-        var config = new Llama3Config(
-            dim,
-            Int(root, "n_layers", path),
-            heads,
-            Has(root, "n_kv_heads") ? Int(root, "n_kv_heads", path) : heads,
-            Int(root, "vocab_size", path),
-            MetaHiddenDim(dim, Int(root, "multiple_of", path), multiplier),
-            Double(root, "norm_eps", path),
-            Has(root, "rope_theta") ? Double(root, "rope_theta", path) : 500000.0);
-        config.Validate(path);
-        return config;
-    }
+    public static Llama3Config FromMetaParams(string path) => From(path, LlamaConfigReader.FromMetaParams);
 
-    /// <summary>Reads Hugging Face's <c>config.json</c> (transformers 4.x <c>rope_theta</c> or 5.x <c>rope_parameters</c>).</summary>
+    /// <summary>Reads Hugging Face's <c>config.json</c> (transformers 4.x <c>rope_theta</c> + <c>rope_scaling</c>, or 5.x
+    /// <c>rope_parameters</c>; <c>tie_word_embeddings</c>; <c>max_position_embeddings</c>).</summary>
     /// <exception cref="CheckpointException">The file is missing, malformed, or describes an unsupported model.</exception>
     public static Llama3Config FromHuggingFace(string path)
     {
-        using JsonDocument doc = ReadJson(path);
-        JsonElement root = doc.RootElement;
-        if (Has(root, "model_type") && root.GetProperty("model_type").GetString() != "llama")
-            throw new CheckpointException($"{path}: model_type is '{root.GetProperty("model_type").GetString()}', expected 'llama'");
-        double theta = 10000.0; // transformers' default
-        if (Has(root, "rope_theta")) theta = Double(root, "rope_theta", path);
-        foreach (string key in (string[])["rope_parameters", "rope_scaling"])
-        {
-            if (!Has(root, key) || root.GetProperty(key).ValueKind != JsonValueKind.Object) continue;
-            JsonElement rope = root.GetProperty(key);
-            if (Has(rope, "rope_type") && rope.GetProperty("rope_type").GetString() is string type && type != "default")
-                throw new CheckpointException($"{path}: {key}.rope_type '{type}' (RoPE scaling) is not supported yet");
-            if (Has(rope, "rope_theta")) theta = Double(rope, "rope_theta", path);
-        }
-        int dim = Int(root, "hidden_size", path);
-        int heads = Int(root, "num_attention_heads", path);
-        if (Has(root, "head_dim") && root.GetProperty("head_dim").ValueKind == JsonValueKind.Number && Int(root, "head_dim", path) * heads != dim)
-            throw new CheckpointException($"{path}: head_dim × num_attention_heads must equal hidden_size ({dim})");
-        var config = new Llama3Config(
-            dim,
-            Int(root, "num_hidden_layers", path),
-            heads,
-            Has(root, "num_key_value_heads") ? Int(root, "num_key_value_heads", path) : heads,
-            Int(root, "vocab_size", path),
-            Int(root, "intermediate_size", path),
-            Double(root, "rms_norm_eps", path),
-            theta,
-            Has(root, "tie_word_embeddings") && root.GetProperty("tie_word_embeddings").ValueKind == JsonValueKind.True);
-        config.Validate(path);
+        Llama3Config config = From(path, LlamaConfigReader.FromHuggingFace, out string? modelType);
+        if (modelType is not null && modelType != "llama")
+            throw new CheckpointException($"{path}: model_type is '{modelType}', expected 'llama'");
         return config;
     }
 
@@ -108,35 +61,29 @@ public sealed record Llama3Config(
         if (HeadDim % 2 != 0) throw new CheckpointException($"{source}: head dim {HeadDim} must be even for RoPE");
         if (Heads % KvHeads != 0) throw new CheckpointException($"{source}: {Heads} query heads are not a multiple of the {KvHeads} KV heads");
         if (!(NormEps > 0) || !(RopeTheta > 0)) throw new CheckpointException($"{source}: norm_eps and rope_theta must be positive");
+        if (MaxPositions <= 0) throw new CheckpointException($"{source}: the context length must be positive");
     }
 
-    private static JsonDocument ReadJson(string path)
+    private delegate LlamaArchitecture Parser(ReadOnlySpan<byte> json);
+
+    private static Llama3Config From(string path, Parser parse) => From(path, parse, out _);
+
+    private static Llama3Config From(string path, Parser parse, out string? modelType)
     {
         if (!File.Exists(path)) throw new CheckpointException($"{path}: file not found");
+        LlamaArchitecture a;
         try
         {
-            return JsonDocument.Parse(File.ReadAllBytes(path));
+            a = parse(File.ReadAllBytes(path));
         }
-        catch (JsonException e)
+        catch (FormatException e)
         {
-            throw new CheckpointException($"{path}: not valid JSON ({e.Message})", e);
+            throw new CheckpointException($"{path}: {e.Message}", e);
         }
-    }
-
-    private static bool Has(JsonElement e, string name) => e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out _);
-
-    private static int Int(JsonElement e, string name, string path)
-    {
-        if (!e.TryGetProperty(name, out JsonElement v)) throw new CheckpointException($"{path}: missing '{name}'");
-        if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int i))
-            throw new CheckpointException($"{path}: '{name}' must be an integer, got {v.GetRawText()}");
-        return i;
-    }
-
-    private static double Double(JsonElement e, string name, string path)
-    {
-        if (!e.TryGetProperty(name, out JsonElement v)) throw new CheckpointException($"{path}: missing '{name}'");
-        if (v.ValueKind != JsonValueKind.Number) throw new CheckpointException($"{path}: '{name}' must be a number, got {v.GetRawText()}");
-        return v.GetDouble();
+        modelType = a.ModelType;
+        var config = new Llama3Config(a.Dim, a.Layers, a.Heads, a.KvHeads, a.VocabSize, a.HiddenDim, a.NormEps, a.RopeTheta,
+            a.TiedEmbeddings ?? false, a.RopeScaling, a.MaxPositions);
+        config.Validate(path);
+        return config;
     }
 }

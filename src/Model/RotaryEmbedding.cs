@@ -1,23 +1,32 @@
+using PagedSim.Allocator.ModelConfig;
 using static TorchSharp.torch;
 
 namespace PagedSim.Model;
 
 /// <summary>
 /// RoPE in Meta's convention: consecutive element pairs (2i, 2i+1) of each head are a complex number rotated by
-/// position · θ^(−2i/headDim). The table of unit rotations is computed once, in float32 as Meta does.
+/// position · θ^(−2i/headDim) — for Llama 3.1 and later with the low frequencies scaled down (<see cref="RopeScaling"/>).
+/// The table of unit rotations is computed once, in float32 as Meta does.
 /// </summary>
 public sealed class RotaryEmbedding : IDisposable
 {
     private readonly Tensor _cis; // complex64 [maxPositions, headDim / 2]
 
-    /// <summary>Precomputes rotations for positions 0..<paramref name="maxPositions"/>-1.</summary>
-    public RotaryEmbedding(int headDim, double theta, int maxPositions, Device device)
+    /// <summary>Precomputes rotations for positions 0..<paramref name="maxPositions"/>-1, with Llama 3.1's frequency
+    /// scaling when <paramref name="scaling"/> is given.</summary>
+    public RotaryEmbedding(int headDim, double theta, int maxPositions, Device device, RopeScaling? scaling = null)
     {
         MaxPositions = maxPositions;
         using var scope = NewDisposeScope();
         // freqs = 1 / theta ** (arange(0, d, 2)[: d/2] / d)   (llama3 model.py, precompute_freqs_cis)
         Tensor exponents = arange(0, headDim, 2, dtype: ScalarType.Float32) / headDim;
         Tensor freqs = 1.0f / pow(full([headDim / 2], theta, dtype: ScalarType.Float32), exponents);
+        if (scaling is not null)
+        {
+            // Meta's apply_scaling: the float32 frequencies scaled one by one in double precision, stored as float32.
+            float[] scaled = freqs.data<float>().ToArray().Select(f => (float)scaling.Scale(f)).ToArray();
+            freqs = tensor(scaled);
+        }
         Tensor angles = outer(arange(maxPositions, dtype: ScalarType.Float32), freqs);
         _cis = polar(ones_like(angles), angles).to(device).DetachFromDisposeScope();
     }

@@ -14,8 +14,15 @@ public sealed record SimulationConfig(
     MemoryModel Memory, int BlockSize = 256, SimulationMode Mode = SimulationMode.Static, bool SeedCompatible = false,
     SchedulerOptions? Scheduler = null, int RandomSeed = 0)
 {
-    /// <summary>Admission limits in effect.</summary>
-    public SchedulerOptions SchedulerOptions => Scheduler ?? SchedulerOptions.Default;
+    /// <summary>Admission limits in effect. The default's 8192 tokens per step grow to the max sequence length when
+    /// that is longer, as vLLM's max_num_batched_tokens defaults to max(max_model_len, …) without chunked prefill, so
+    /// that one prompt (or a preempted sequence's recompute) of any allowed length can start.</summary>
+    public SchedulerOptions SchedulerOptions => Scheduler is { } given && given != SchedulerOptions.Default ? given
+        : SchedulerOptions.Default with { MaxTokensPerStep = Math.Max(SchedulerOptions.Default.MaxTokensPerStep, MaxSequenceLength) };
+
+    /// <summary>Tokens per forward pass of a static batch's chunked prefill: the scheduler's limit as given (8192 by
+    /// default), whatever the context.</summary>
+    public int PrefillChunkTokens => (Scheduler ?? SchedulerOptions.Default).MaxTokensPerStep;
 
     /// <summary>Longest sequence.</summary>
     public int MaxSequenceLength => Memory.Model.MaxSequenceLength;

@@ -110,7 +110,7 @@ public static class Simulator
     /// <summary>
     /// Tokens of the largest forward pass and sequences sampled per step, which size the overhead: continuous mode
     /// uses the scheduler's limits; the seed's first forward covers the shortest prompt of every request; otherwise
-    /// static prefill is taken as chunked to the scheduler's tokens-per-step limit.
+    /// static prefill is taken as chunked to the scheduler's tokens-per-step limit as given (8192 by default).
     /// </summary>
     public static (long TokensPerStep, long Sequences) StepShape(SimulationConfig config, IReadOnlyList<TraceRequest> requests)
     {
@@ -122,7 +122,7 @@ public static class Simulator
         if (config.SeedCompatible) return (n * requests.Min(r => r.PromptTokens), n);
         long prompts = 0;
         foreach (TraceRequest r in requests) prompts += r.PromptTokens;
-        return (Math.Max(n, Math.Min(prompts, options.MaxTokensPerStep)), n);
+        return (Math.Max(n, Math.Min(prompts, config.PrefillChunkTokens)), n);
     }
 
     /// <summary>The first <paramref name="count"/> requests of a trace, starting over from its beginning when it is

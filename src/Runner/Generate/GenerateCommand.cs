@@ -22,8 +22,6 @@ namespace PagedSim.Runner;
 /// </summary>
 internal static class GenerateCommand
 {
-    /// <summary>Longest sequence (prompt + new tokens): Llama 3's context.</summary>
-    private const int ContextLength = 8192;
 
     public static Command Create()
     {
@@ -72,10 +70,10 @@ internal static class GenerateCommand
         Device dev = CudaDevices.Resolve(s.Device);
         int longest = prompts.Max(p => p.Length) + s.MaxNewTokens;
         Llama3Config config = CheckpointConfig.Read(s.ModelDir);
-        if (longest > ContextLength)
-            throw new UserError($"--max-new-tokens: {s.MaxNewTokens:N0} new tokens after a prompt of {prompts.Max(p => p.Length):N0} exceed the model's context of {ContextLength:N0} tokens");
-        if (s.BlockSize > ContextLength)
-            throw new UserError($"--block-size: {s.BlockSize:N0} exceeds the model's context of {ContextLength:N0} tokens");
+        if (longest > config.MaxPositions)
+            throw new UserError($"--max-new-tokens: {s.MaxNewTokens:N0} new tokens after a prompt of {prompts.Max(p => p.Length):N0} exceed the model's context of {config.MaxPositions:N0} tokens");
+        if (s.BlockSize > config.MaxPositions)
+            throw new UserError($"--block-size: {s.BlockSize:N0} exceeds the model's context of {config.MaxPositions:N0} tokens");
         for (int i = 0; i < prompts.Count; i++)
             foreach (int id in prompts[i])
                 if ((uint)id >= (uint)config.VocabSize)

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using PagedSim.Allocator.ModelConfig;
 using PagedSim.Allocator.Simulation;
 
 namespace PagedSim.Runner.Output;
@@ -11,7 +12,7 @@ internal sealed class SetupOptions(string? modelDescription = null)
     public Option<string?> GpuMem { get; } = new("--gpu-mem") { Description = "GPU memory of any size instead of a preset: 24GiB, 80GB, 81559MiB or bytes" };
     public Option<string?> Model { get; } = new("--model")
     {
-        Description = (modelDescription ?? "Model: a preset, or a Meta params.json (or a folder holding one)")
+        Description = (modelDescription ?? "Model: a preset, or a Meta params.json or Hugging Face config.json (or a folder holding one)")
             + $"; presets: {string.Join(", ", ModelSpec.Presets.Select(m => m.Name))}; default llama3-8b",
     };
     public Option<string> DType { get; } = new("--dtype") { Description = "Element type of weights and KV cache: bf16, fp16, fp32, fp8", DefaultValueFactory = _ => "bf16" };
@@ -66,23 +67,20 @@ internal sealed class SetupOptions(string? modelDescription = null)
     private static ModelSpec ResolveModel(string value)
     {
         if (ModelSpec.FindPreset(value) is ModelSpec preset) return preset;
-        string path = Directory.Exists(value) ? FindParams(value) : value;
-        if (!File.Exists(path))
-            throw new UserError($"--model: \"{value}\" is neither a known model ({string.Join(", ", ModelSpec.Presets.Select(m => m.Name))}) nor a params.json file");
+        string path = LlamaConfigReader.Find(value)
+            ?? throw new UserError(Directory.Exists(value)
+                ? $"--model: folder {value} holds no params.json or config.json (looked in it and in original/)"
+                : $"--model: \"{value}\" is neither a known model ({string.Join(", ", ModelSpec.Presets.Select(m => m.Name))}) nor a params.json / config.json file or folder");
         try
         {
-            return ModelSpec.FromMetaParams(File.ReadAllText(path), Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(path))) ?? path);
+            // Named after the checkpoint's folder (original/ stands for the folder above it).
+            string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+            if (Path.GetFileName(dir) == "original") dir = Path.GetDirectoryName(dir)!;
+            return ModelSpec.FromArchitecture(LlamaConfigReader.ReadFile(path), Path.GetFileName(dir) is { Length: > 0 } name ? name : path);
         }
         catch (FormatException e)
         {
-            throw new UserError($"{path}: {e.Message}");
+            throw new UserError(e.Message);
         }
-    }
-
-    private static string FindParams(string dir)
-    {
-        foreach (string candidate in new[] { Path.Combine(dir, "params.json"), Path.Combine(dir, "original", "params.json") })
-            if (File.Exists(candidate)) return candidate;
-        throw new UserError($"--model: folder {dir} holds no params.json (looked in it and in original/)");
     }
 }

@@ -87,7 +87,9 @@ internal static class RunCommand
         }
         ModelSpec? spec = checkpointConfig is null ? (s.SyntheticShape == "tiny" ? Spec(SyntheticShapes.Tiny, "synthetic-tiny") : null)
             : Spec(checkpointConfig, Path.GetFileName(Path.GetFullPath(checkpoint!).TrimEnd('/')));
-        MemoryModel memory = resolve(spec, gpu);
+        // The run's context is the seed's 8192 (RunSettings), also for a Llama 3.1+ preset, so the prediction matches it.
+        MemoryModel resolved = resolve(spec, gpu);
+        MemoryModel memory = SimulateCommand.CapContext(resolved, Math.Min(RunSettings.MaxSequenceLength, resolved.Model.MaxSequenceLength));
         Llama3Config? syntheticShape = !s.Synthetic ? null : s.SyntheticShape == "tiny" ? SyntheticShapes.Tiny : SyntheticModels.FromSpec(memory.Model);
 
         bool runs = device is not null && (s.Synthetic || checkpoint is not null);

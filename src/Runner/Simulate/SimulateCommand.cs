@@ -24,16 +24,17 @@ internal static class SimulateCommand
         var seedCompat = new Option<bool>("--seed-compat") { Description = "Paged exactly as the seed: pool of (8192 / block size) × 5 blocks, random blocks, finished requests keep one block" };
         var json = CommonOptions.Json();
         var plot = CommonOptions.Plot("KV memory over time, naive against paged,");
+        var maxSeqLen = new Option<int?>("--max-seq-len") { Description = "Cap the context below the model's own (as vLLM's max_model_len): the naive reservation per request and the paged block table's width" };
 
         var command = new Command("simulate", "Predict KV-cache fragmentation and the largest batch for a GPU, paged against naive, from a length trace");
         setup.AddTo(command);
-        foreach (Option o in new Option[] { trace, requests, synthetic, seed, blockSize, mode, seedCompat, json, plot }) command.Options.Add(o);
+        foreach (Option o in new Option[] { trace, requests, synthetic, seed, blockSize, mode, seedCompat, json, plot, maxSeqLen }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             string? jsonPath = parse.GetValue(json), plotPath = parse.GetValue(plot), tracePath = parse.GetValue(trace);
             OutputPath.Check("--json", jsonPath, allowStdout: true);
             OutputPath.Check("--plot", plotPath, ".png");
-            MemoryModel memory = setup.Resolve(parse);
+            MemoryModel memory = CapContext(setup.Resolve(parse), parse.GetValue(maxSeqLen));
             InputFile.Check("--trace", tracePath);
             Trace source = LoadTrace(tracePath, memory.Model.MaxSequenceLength);
             int randomSeed = parse.GetValue(seed);
@@ -59,6 +60,16 @@ internal static class SimulateCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The setup with the model's context capped at <paramref name="maxSeqLen"/> (null: the model's own).</summary>
+    public static MemoryModel CapContext(MemoryModel memory, int? maxSeqLen)
+    {
+        if (maxSeqLen is not int cap) return memory;
+        int context = memory.Model.MaxSequenceLength;
+        if (cap <= 0 || cap > context)
+            throw new UserError($"--max-seq-len: must be 1 to {context:N0} (the context of {memory.Model.Name}), got {cap}");
+        return memory with { Model = memory.Model with { MaxSequenceLength = cap } };
     }
 
     /// <summary>Reads a trace, or the committed ShareGPT trace; problems become one line.</summary>

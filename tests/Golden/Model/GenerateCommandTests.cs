@@ -84,4 +84,17 @@ public sealed class GenerateCommandTests : IDisposable
         var e = Assert.Throws<UserError>(() => GenerateCommand.Run(settings, new StringWriter()));
         Assert.Equal("--prompt: token id 128000 in prompt 0 is outside the model's vocabulary of 256 ids (the tokenizer does not belong to this model)", e.Message);
     }
+
+    [Fact]
+    public void ScaledCheckpointGeneratesTransformersIdsAndRefusesToPassItsContext()
+    {
+        TinyLlama31Reference r = TinyLlama31.Expected("scaled");
+        GenerateSettings settings = Settings("meta", Ids(r.Prompts[2]), maxNew: r.Generated[2].Length, cache: "naive") with { ModelDir = TinyLlama31.Dir("scaled-hf") };
+        var console = new StringWriter();
+        GenerateCommand.Run(settings, console);
+        Assert.StartsWith($"prompt 0 (3000 tokens) -> 16 new (length): {Ids(r.Generated[2])}", console.ToString());
+
+        var e = Assert.Throws<UserError>(() => GenerateCommand.Run(settings with { MaxNewTokens = 1097 }, new StringWriter()));
+        Assert.Equal("--max-new-tokens: 1,097 new tokens after a prompt of 3,000 exceed the model's context of 4,096 tokens", e.Message);
+    }
 }

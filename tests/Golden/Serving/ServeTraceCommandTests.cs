@@ -76,7 +76,7 @@ public sealed class ServeTraceCommandTests : IDisposable
     {
         { "neither", "no model: give --model DIR (a checkpoint), or --synthetic for random weights of --model's shape" },
         { "missing", "--model: checkpoint folder /nonexistent-pagedsim does not exist" },
-        { "shape", "--model: \"70b\" is not a shape for --synthetic weights; known: llama3-8b, llama3-70b, llama3.2-1b, llama3.2-3b or tiny" },
+        { "shape", $"--model: \"70b\" is not a shape for --synthetic weights; known: {string.Join(", ", ModelSpec.Presets.Select(m => m.Name))} or tiny" },
         { "requests", "--requests: expected a positive count or \"all\", got \"ten\"" },
         { "requests0", "--requests: request count must be 1 to 10,000,000, got 0" },
         { "blocks0", "--blocks: must be positive, got 0" },

@@ -21,7 +21,7 @@ public class BadInputTests
 
     [Fact]
     public void Unknown_model_lists_the_known_ones() =>
-        Assert.Contains("llama3-8b, llama3-70b, llama3.2-1b, llama3.2-3b", Error("simulate", "--model", "gpt5"));
+        Assert.Contains("llama3-8b, llama3-70b, llama3.1-8b, llama3.1-70b, llama3.1-405b, llama3.2-1b, llama3.2-3b, llama3.3-70b", Error("simulate", "--model", "gpt5"));
 
     [Fact]
     public void Root_command_rejects_unknown_gpu_too() => Assert.Contains("--gpu", Error("7", "--gpu", "nope"));

@@ -10,6 +10,9 @@ public class SpecTests
     [InlineData("llama3-70b", 28672, 70_553_706_496L)]  // Meta: 70.6B
     [InlineData("llama3.2-1b", 8192, 1_235_814_400L)]   // Meta: 1.23B (tied)
     [InlineData("llama3.2-3b", 8192, 3_212_749_824L)]   // Meta: 3.21B (tied)
+    [InlineData("llama3.1-8b", 14336, 8_030_261_248L)]  // Meta: 8.03B
+    [InlineData("llama3.1-70b", 28672, 70_553_706_496L)] // Meta: 70.6B
+    [InlineData("llama3.3-70b", 28672, 70_553_706_496L)] // Meta: 70.6B
     public void Presets_match_published_sizes(string name, int ffnHidden, long parameters)
     {
         ModelSpec m = ModelSpec.FindPreset(name)!;
