@@ -24,10 +24,13 @@ internal static class SimulateCommand
         var seedCompat = new Option<bool>("--seed-compat") { Description = "Paged exactly as the seed: pool of (8192 / block size) × 5 blocks, random blocks, finished requests keep one block" };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON" };
         var plot = new Option<string?>("--plot") { Description = "Write a PNG of KV memory over time, naive against paged" };
+        var prefixCaching = new Option<bool>("--prefix-caching") { Description = "Automatic prefix caching (continuous mode; the trace must hold prompt_ids, e.g. from trace --multi-turn): report the hit rate and prefill saved" };
+        var sweep = new Option<string?>("--gpu-mem-sweep") { Description = "With --prefix-caching: also run at these GPU memory sizes (comma-separated, e.g. 20GB,24GB,32GB) and report the hit rate at each" };
+        var sweepPlot = new Option<string?>("--sweep-plot") { Description = "With --gpu-mem-sweep: write a PNG of the hit rate over GPU memory" };
 
         var command = new Command("simulate", "Predict KV-cache fragmentation and the largest batch for a GPU, paged against naive, from a length trace");
         setup.AddTo(command);
-        foreach (Option o in new Option[] { trace, requests, synthetic, seed, blockSize, mode, seedCompat, json, plot }) command.Options.Add(o);
+        foreach (Option o in new Option[] { trace, requests, synthetic, seed, blockSize, mode, seedCompat, json, plot, prefixCaching, sweep, sweepPlot }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             MemoryModel memory = setup.Resolve(parse);
@@ -45,17 +48,42 @@ internal static class SimulateCommand
                 "continuous" => SimulationMode.Continuous,
                 var other => throw new UserError($"--mode: unknown mode \"{other}\"; known: static, continuous"),
             };
-            var config = new SimulationConfig(memory, parse.GetValue(blockSize), simulationMode, parse.GetValue(seedCompat), SchedulerOptions.Default, randomSeed);
+            bool caching = parse.GetValue(prefixCaching);
+            var config = new SimulationConfig(memory, parse.GetValue(blockSize), simulationMode, parse.GetValue(seedCompat), SchedulerOptions.Default, randomSeed, caching);
+            if (caching && simulationMode != SimulationMode.Continuous) throw new UserError("--prefix-caching: applies to --mode continuous only");
+            if (caching && batch.Any(r => r.PromptIds is null))
+                throw new UserError($"--prefix-caching: the trace {source.Source} holds no prompt_ids (write one with trace --multi-turn){(parse.GetValue(synthetic) is null ? "" : "; --synthetic draws lengths only")}");
+            GpuSpec[] sweepGpus = ParseSweep(parse.GetValue(sweep), caching);
+            string? sweepPlotPath = parse.GetValue(sweepPlot);
+            if (sweepPlotPath is not null && sweepGpus.Length == 0) throw new UserError("--sweep-plot: needs --gpu-mem-sweep");
             Validate(config);
             string? plotPath = parse.GetValue(plot);
             SimulationReport report = Guard(() => SimulationReport.Create(config, source, batch, keepTimeline: true));
-            string text = parse.GetValue(json) ? ReportJson.Format(report) : ReportText.Format(report);
-            // The plot first: a bad path then fails before anything is printed.
+            if (sweepGpus.Length > 0)
+            {
+                IReadOnlyList<PrefixCacheSweepPoint> points = new ProgressDisplay(ProgressDisplay.IsTerminal, Console.Error).Run(
+                    $"prefix-cache sweep ({sweepGpus.Length} sizes)",
+                    update => Guard(() => PrefixCacheSweep.Run(config, batch, source.ThinkSteps, sweepGpus, done => update($"{done}/{sweepGpus.Length} sizes"))));
+                report = report with { PrefixSweep = points };
+            }
+            string text = parse.GetValue(json) ? ReportJson.Format(report) : ReportText.Format(report) + PrefixCacheReport.Format(report);
+            // The plots first: a bad path then fails before anything is printed.
             if (plotPath is not null) ReportPlot.Save(report, plotPath);
+            if (sweepPlotPath is not null) PrefixCacheReport.SavePlot(report, sweepPlotPath);
             Console.Out.Write(text);
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The GPU sizes of <c>--gpu-mem-sweep</c>, in ascending order (empty without it).</summary>
+    private static GpuSpec[] ParseSweep(string? text, bool caching)
+    {
+        if (text is null) return [];
+        if (!caching) throw new UserError("--gpu-mem-sweep: needs --prefix-caching");
+        string[] sizes = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (sizes.Length == 0) throw new UserError("--gpu-mem-sweep: give one or more sizes, e.g. 20GB,24GB,32GB");
+        return sizes.Select(s => GpuSpec.OfSize(SetupOptions.ParseSize("--gpu-mem-sweep", s), s)).OrderBy(g => g.TotalMemoryBytes).ToArray();
     }
 
     /// <summary>Reads a trace, or the committed ShareGPT trace; problems become one line.</summary>
