@@ -7,7 +7,7 @@ namespace PagedSim.Runner;
 internal sealed record ServeTraceSettings(
     string? ModelDir, string? Synthetic, string? TracePath, string Requests, string? KvBudget, int? Blocks, int BlockSize,
     int MaxRunning, int Samples, SamplingOptions Sampling, string Device, string? JsonPath, string? PlotPath, bool CompareStatic = false, string Attention = "auto",
-    string Kernels = "auto")
+    string Kernels = "auto", bool PrefixCaching = false)
 {
     /// <summary>The request count, or null for all.</summary>
     public int? RequestCount => Requests.Equals("all", StringComparison.OrdinalIgnoreCase) ? null : int.Parse(Requests, CultureInfo.InvariantCulture);
