@@ -74,6 +74,9 @@ public sealed class PrefixCachingServingTests
         Assert.Equal(predicted.PeakBlocks, cached.PeakBlocks);
         Assert.Equal(plainPrediction.Steps, plain.Steps);
         Assert.Equal(plainPrediction.Preemptions, plain.Preemptions);
+        int[] after = TraceArrivals.Predecessors(requests, 0);
+        for (int i = 0; i < requests.Length; i++)
+            if (after[i] >= 0) Assert.True(cached.Results[i].AdmittedStep > cached.Results[after[i]].FinishedStep, $"turn {requests[i].Id} started before its previous turn finished");
         if (blocks == 20) Assert.True(cached.Preemptions > 0, "the tight pool should preempt");
     }
 }
