@@ -151,7 +151,7 @@ internal static class ServeTraceOutput
     };
 
     private static string Header(ServeTraceSetup s, string what) =>
-        F($"{what} from {s.TraceSource}\n  model   {s.ModelName}: {s.Model.Config.Layers} layers, dim {s.Model.Config.Dim}, vocab {s.Model.Config.VocabSize:N0}, {s.Settings.Device} {s.Model.DType}; prompts are seeded random ids of the trace's lengths, outputs run to the trace's lengths");
+        F($"{what} from {s.TraceSource}\n  model   {s.ModelName}: {s.Model.Config.Layers} layers, dim {s.Model.Config.Dim}, vocab {s.Model.Config.VocabSize:N0}, {s.Settings.Device} {s.Model.DType}; {(s.Requests.All(r => r.PromptIds is not null) ? $"prompts are the trace's ids (mod {s.Model.Config.VocabSize:N0})" : "prompts are seeded random ids of the trace's lengths")}, outputs run to the trace's lengths{(s.Settings.PrefixCaching ? "; prefix caching on" : "")}");
 
     private static void Compare(TextWriter console, string name, long measured, long predicted)
     {
