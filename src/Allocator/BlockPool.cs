@@ -2,13 +2,16 @@ namespace PagedSim.Allocator;
 
 /// <summary>
 /// A fixed set of physical KV blocks with O(1) allocate and release (a stack of free ids) and reference counts,
-/// so one block can sit in several sequences' tables (forked sequences share their prefix).
+/// so one block can sit in several sequences' tables (forked sequences share their prefix). A block whose last holder
+/// lets go may instead be <em>parked</em>: reference count 0 but kept out of the free stack, because a
+/// <see cref="PrefixCache"/> still offers its contents; <see cref="Revive"/> hands it out again.
 /// </summary>
 public sealed class BlockPool
 {
     private readonly int[] _refCounts;
     private readonly int[] _free;     // free block ids; the top is _free[_freeCount - 1]
     private int _freeCount;
+    private int _parkedCount;         // blocks with reference count 0 kept out of the free stack
     private readonly Random? _random; // set only for the seed's policy: a random free block, not the most recent
 
     /// <summary>Creates a pool of <paramref name="capacity"/> blocks, all free.</summary>
@@ -32,8 +35,11 @@ public sealed class BlockPool
     /// <summary>Blocks not held by any table.</summary>
     public int FreeCount => _freeCount;
 
+    /// <summary>Blocks no table holds that are kept for their contents (see <see cref="Release(int, bool)"/>).</summary>
+    public int ParkedCount => _parkedCount;
+
     /// <summary>Blocks held by at least one table.</summary>
-    public int UsedCount => _refCounts.Length - _freeCount;
+    public int UsedCount => _refCounts.Length - _freeCount - _parkedCount;
 
     /// <summary>How many tables hold <paramref name="block"/> (0 when free).</summary>
     public int RefCount(int block) => _refCounts[block];
@@ -63,11 +69,26 @@ public sealed class BlockPool
 
     /// <summary>Drops a holder; the block returns to the free stack when none is left.</summary>
     /// <returns>True when the block became free.</returns>
-    public bool Release(int block)
+    public bool Release(int block) => Release(block, park: false);
+
+    /// <summary>Drops a holder; when none is left the block returns to the free stack, or with
+    /// <paramref name="park"/> is parked (no holder, not free) until <see cref="Revive"/>.</summary>
+    /// <returns>True when the last holder let go.</returns>
+    public bool Release(int block, bool park)
     {
         if (_refCounts[block] <= 0) throw new InvalidOperationException($"Block {block} is already free.");
         if (--_refCounts[block] > 0) return false;
-        _free[_freeCount++] = block;
+        if (park) _parkedCount++;
+        else _free[_freeCount++] = block;
         return true;
+    }
+
+    /// <summary>Hands out a parked block again with reference count 1 (a prefix-cache hit, or an eviction that
+    /// reuses it for new contents).</summary>
+    public void Revive(int block)
+    {
+        if (_refCounts[block] != 0 || _parkedCount == 0) throw new InvalidOperationException($"Block {block} is not parked.");
+        _parkedCount--;
+        _refCounts[block] = 1;
     }
 }

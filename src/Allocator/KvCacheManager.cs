@@ -9,12 +9,17 @@ namespace PagedSim.Allocator;
 /// Every operation is atomic: it either succeeds or throws and leaves the manager unchanged. Running sequences occupy
 /// rows 0..<see cref="RunningCount"/>-1 of the dense view; when one leaves, the last row moves into its place, so the
 /// batch a kernel sees is always dense (use <see cref="RowOf"/> and <see cref="SequenceAt"/> to map).
+/// With <see cref="KvCacheOptions.PrefixCaching"/>, a <see cref="PrefixCache"/> beside the pool keeps the full blocks
+/// of known token ids after their sequences end: <see cref="TryAdmit"/> reuses the longest cached prefix, and a block
+/// is evicted (least recently used first) only when the free stack is empty.
 /// </remarks>
-public sealed class KvCacheManager
+public sealed partial class KvCacheManager
 {
     private const int Vacant = 0, Running = 1, Retired = 2;
 
     private readonly BlockPool _pool;
+    private readonly PrefixCache? _prefix;    // null when prefix caching is off
+    private readonly int[] _hitBlocks;        // scratch: the cached blocks a lookup matched
     private readonly int[] _blockFill;        // filled token slots of each physical block
     private long _filledSlots;                // sum of _blockFill over used blocks
     private BlockTable[] _tables = [];        // by sequence id; reused when ids are
@@ -40,6 +45,8 @@ public sealed class KvCacheManager
         _pool = new BlockPool(options.NumBlocks,
             options.Policy == AllocationPolicy.SeedCompatible ? new Random(options.Seed) : null);
         _blockFill = new int[options.NumBlocks];
+        if (options.PrefixCaching) _prefix = new PrefixCache(options.NumBlocks, options.BlockSize);
+        _hitBlocks = new int[options.PrefixCaching ? MaxBlocksPerSequence : 0];
         Grow(16);
     }
 
@@ -55,8 +62,15 @@ public sealed class KvCacheManager
     /// <summary>Blocks in the pool.</summary>
     public int TotalBlocks => _pool.Capacity;
 
-    /// <summary>Blocks no sequence holds.</summary>
-    public int FreeBlocks => _pool.FreeCount;
+    /// <summary>Blocks no sequence holds: free ones, plus cached ones that can be evicted (prefix caching).</summary>
+    public int FreeBlocks => _pool.FreeCount + _pool.ParkedCount;
+
+    /// <summary>Blocks no sequence holds that keep cached contents (evictable, least recently used first); 0 when
+    /// prefix caching is off.</summary>
+    public int CachedBlocks => _pool.ParkedCount;
+
+    /// <summary>The prefix cache's index, or null when prefix caching is off.</summary>
+    public PrefixCache? Prefix => _prefix;
 
     /// <summary>Blocks held by at least one sequence (running or retired).</summary>
     public int UsedBlocks => _pool.UsedCount;
@@ -109,7 +123,7 @@ public sealed class KvCacheManager
         int row = AddRow(id);
         for (int b = 0; b < needed; b++)
         {
-            int block = _pool.Allocate();
+            int block = AllocateBlock();
             int fill = Math.Min(BlockSize, promptTokens - b * BlockSize);
             _blockFill[block] = fill;
             table.Add(block);
@@ -164,7 +178,7 @@ public sealed class KvCacheManager
         if (copyOnWrite)
         {
             // The shared partial block will be written: give this sequence its own copy.
-            int fresh = _pool.Allocate();
+            int fresh = AllocateBlock();
             _blockFill[fresh] = lastFill;
             _filledSlots += lastFill;
             ReleaseBlock(last);
@@ -183,7 +197,7 @@ public sealed class KvCacheManager
         }
         for (int b = 0; b < newBlocks; b++)
         {
-            int block = _pool.Allocate();
+            int block = AllocateBlock();
             int fill = Math.Min(BlockSize, remaining);
             _blockFill[block] = fill;
             remaining -= fill;
@@ -315,10 +329,13 @@ public sealed class KvCacheManager
 
     private void ReleaseBlock(int block)
     {
-        if (_pool.Release(block))
+        // A block with cached contents is parked (evictable) rather than freed.
+        bool park = _prefix is not null && _prefix.IsRegistered(block);
+        if (_pool.Release(block, park))
         {
             _filledSlots -= _blockFill[block];
             _blockFill[block] = 0;
+            if (park) _prefix!.MakeEvictable(block);
         }
     }
 

@@ -12,6 +12,11 @@ namespace PagedSim.Allocator.Scheduling;
 /// first; no request is admitted in a step that preempted one. <see cref="Advance"/> jumps over quiet steps (where
 /// no request needs a block, finishes or could be admitted), so a simulation costs per event, not per token; a runner
 /// calls <c>Advance(1)</c> and then <see cref="Sync"/> so the cache's block table is current for the forward pass.
+/// A request may arrive later than the start: after another request finishes (the next turn of a conversation,
+/// optionally some steps later); the waiting queue is ordered by arrival step, then request number. A request
+/// submitted with its prompt's token ids is admitted through <see cref="KvCacheManager.TryAdmit"/>, so with prefix
+/// caching its prompt's cached full blocks are reused and only the rest is prefilled
+/// (<see cref="CachedTokensOf"/>).
 /// </remarks>
 public sealed class Scheduler
 {
@@ -20,10 +25,14 @@ public sealed class Scheduler
     private readonly KvCacheManager _cache;
     private readonly GrowingSequences _growth;
     private readonly int _watermarkBlocks;
-    private readonly PriorityQueue<int, int> _waiting = new();
+    private readonly PriorityQueue<int, (long Ready, int Request)> _waiting = new();
+    private readonly PriorityQueue<int, (long Ready, int Request)> _arrivals = new(); // due after a predecessor finished
+    private readonly Dictionary<int, List<int>> _dependents = [];
     private readonly SortedSet<int> _running = [];
-    private readonly List<int> _admitted = [], _preempted = [], _finished = [];
-    private readonly List<int> _prompt = [], _target = [], _generated = [], _state = [];
+    private readonly List<int> _admitted = [], _preempted = [], _finished = [], _arrived = [];
+    private readonly List<int> _prompt = [], _target = [], _generated = [], _state = [], _cached = [];
+    private readonly List<int[]?> _ids = [];
+    private readonly List<long> _ready = [], _delay = [];
     private bool _dirty;
 
     /// <summary>Creates a scheduler that admits into <paramref name="cache"/>.</summary>
@@ -53,7 +62,20 @@ public sealed class Scheduler
     public int Preemptions { get; private set; }
 
     /// <summary>True when every submitted request has finished and its blocks are back.</summary>
-    public bool IsIdle => _running.Count == 0 && _waiting.Count == 0 && _finished.Count == 0;
+    public bool IsIdle => _running.Count == 0 && _waiting.Count == 0 && _finished.Count == 0 && _arrivals.Count == 0;
+
+    /// <summary>Tokens admitted so far, summed over admissions (recomputations after preemption included).</summary>
+    public long AdmittedTokens { get; private set; }
+
+    /// <summary>Of <see cref="AdmittedTokens"/>, those whose K/V came from the prefix cache (no prefill).</summary>
+    public long CachedTokens { get; private set; }
+
+    /// <summary>Requests that arrived in the last step (those submitted to follow another request; the others
+    /// arrive at the start).</summary>
+    public IReadOnlyList<int> Arrived => _arrived;
+
+    /// <summary>Tokens of a request's latest admission that came from the prefix cache: its prefill starts there.</summary>
+    public int CachedTokensOf(int request) => _cached[request];
 
     /// <summary>Running requests, oldest first.</summary>
     public IReadOnlyCollection<int> RunningRequests => _running;
@@ -77,8 +99,20 @@ public sealed class Scheduler
     /// <param name="promptTokens">Prompt length.</param>
     /// <param name="maxNewTokens">Tokens it generates at most (a simulation passes the exact output length; a
     /// runner passes the room left and calls <see cref="Finish"/> at the stop token).</param>
-    public int Submit(int promptTokens, int maxNewTokens)
+    public int Submit(int promptTokens, int maxNewTokens) => Submit(promptTokens, maxNewTokens, null);
+
+    /// <summary>Queues a request that may bring its prompt's ids and arrive after another request finishes.</summary>
+    /// <param name="promptTokens">Prompt length.</param>
+    /// <param name="maxNewTokens">Tokens it generates at most.</param>
+    /// <param name="promptIds">The prompt's token ids (for prefix caching), or null.</param>
+    /// <param name="after">An earlier request whose finish this one waits for (the previous turn), or -1 to arrive at the start.</param>
+    /// <param name="delaySteps">Steps between that finish and the arrival: arriving in step finish + 1 + delay.</param>
+    public int Submit(int promptTokens, int maxNewTokens, int[]? promptIds, int after = -1, long delaySteps = 0)
     {
+        if (promptIds is not null && promptIds.Length != promptTokens)
+            throw new ArgumentException($"{promptIds.Length} prompt ids given for {promptTokens} prompt tokens.", nameof(promptIds));
+        if (after < -1 || after >= _prompt.Count) throw new ArgumentOutOfRangeException(nameof(after), after, "A request can only follow an earlier one.");
+        ArgumentOutOfRangeException.ThrowIfNegative(delaySteps);
         if (promptTokens <= 0) throw new ArgumentOutOfRangeException(nameof(promptTokens), promptTokens, "Prompt length must be positive.");
         if (maxNewTokens <= 0) throw new ArgumentOutOfRangeException(nameof(maxNewTokens), maxNewTokens, "Output length must be positive.");
         if ((long)promptTokens + maxNewTokens > _cache.Options.MaxSequenceLength)
@@ -88,7 +122,17 @@ public sealed class Scheduler
         _target.Add(promptTokens + maxNewTokens);
         _generated.Add(0);
         _state.Add(Waiting);
-        _waiting.Enqueue(request, request);
+        _ids.Add(promptIds);
+        _cached.Add(0);
+        _ready.Add(0);
+        _delay.Add(delaySteps);
+        if (after >= 0 && _state[after] != Done)
+        {
+            if (!_dependents.TryGetValue(after, out List<int>? list)) _dependents[after] = list = [];
+            list.Add(request);
+            return request;
+        }
+        _waiting.Enqueue(request, (0, request));
         _dirty = true;
         return request;
     }
@@ -108,11 +152,18 @@ public sealed class Scheduler
         ReleaseFinished();
         _admitted.Clear();
         _preempted.Clear();
+        _arrived.Clear();
         long first = CurrentStep + 1;
         if (IsIdle) return new SchedulerStep(CurrentStep, 0, 0, 0, 0);
         long eventStep;
         if (_dirty) eventStep = first;
-        else if (!_growth.TryPeekStep(out eventStep)) return new SchedulerStep(CurrentStep, 0, 0, 0, 0);
+        else
+        {
+            bool any = _growth.TryPeekStep(out eventStep);
+            if (_arrivals.TryPeek(out _, out (long Ready, int Request) next))
+                (eventStep, any) = (any ? Math.Min(eventStep, next.Ready) : next.Ready, true);
+            if (!any) return new SchedulerStep(CurrentStep, 0, 0, 0, 0);
+        }
         if (eventStep - CurrentStep > maxSteps)
         {
             CurrentStep += maxSteps;
@@ -136,6 +187,7 @@ public sealed class Scheduler
         if (_finished.Contains(request)) return;
         _generated[request] = _growth.Tokens(request, CurrentStep) - _prompt[request];
         Release(request);
+        ScheduleDependents(request, CurrentStep);
     }
 
     private void ProcessStep(long step)
@@ -156,6 +208,12 @@ public sealed class Scheduler
             if (_growth.Finishes(r, step)) MarkFinished(r, step);
             else _growth.Schedule(r);
         }
+        while (_arrivals.TryPeek(out int a, out (long Ready, int Request) key) && key.Ready <= step)
+        {
+            _arrivals.Dequeue();
+            _waiting.Enqueue(a, key);
+            _arrived.Add(a);
+        }
         if (_preempted.Count == 0) AdmitWaiting(step);
         _dirty = _preempted.Count > 0 || _admitted.Count > 0 || _finished.Count > 0;
     }
@@ -167,15 +225,26 @@ public sealed class Scheduler
         {
             int tokens = _prompt[w] + _generated[w];
             if (_running.Count >= Options.MaxRunning || stepTokens + tokens > Options.MaxTokensPerStep) break;
-            if (!_cache.CanAdmit(tokens + 1, _watermarkBlocks))
+            int[]? ids = _ids[w];
+            int sequence, cached = 0;
+            if (ids is null || !_cache.Options.PrefixCaching)
             {
-                int needed = _cache.BlocksFor(tokens + 1) + _watermarkBlocks;
-                if (_running.Count == 0 && _cache.UsedBlocks == 0)
-                    throw new RequestTooLargeException(w, tokens + 1, needed, _cache.TotalBlocks);
+                if (!_cache.CanAdmit(tokens + 1, _watermarkBlocks))
+                {
+                    ThrowIfNeverFits(w, tokens);
+                    break;
+                }
+                sequence = _cache.Admit(tokens);
+            }
+            else if (!_cache.TryAdmit(tokens, ids, 1, _watermarkBlocks, out sequence, out cached))
+            {
+                ThrowIfNeverFits(w, tokens);
                 break;
             }
             _waiting.Dequeue();
-            int sequence = _cache.Admit(tokens);
+            _cached[w] = cached;
+            AdmittedTokens += tokens;
+            CachedTokens += cached;
             _state[w] = Running;
             _running.Add(w);
             _admitted.Add(w);
@@ -187,13 +256,29 @@ public sealed class Scheduler
         }
     }
 
+    private void ThrowIfNeverFits(int request, int tokens)
+    {
+        if (_running.Count == 0 && _cache.UsedBlocks == 0)
+            throw new RequestTooLargeException(request, tokens + 1, _cache.BlocksFor(tokens + 1) + _watermarkBlocks, _cache.TotalBlocks);
+    }
+
+    private void ScheduleDependents(int request, long step)
+    {
+        if (!_dependents.Remove(request, out List<int>? list)) return;
+        foreach (int d in list)
+        {
+            _ready[d] = step + 1 + _delay[d];
+            _arrivals.Enqueue(d, (_ready[d], d));
+        }
+    }
+
     private void Preempt(int victim, long step)
     {
         // The victim has not produced this step's token yet: it keeps what it had after the previous step.
         _generated[victim] = _growth.Tokens(victim, step - 1) - _prompt[victim];
         Release(victim);
         _state[victim] = Waiting;
-        _waiting.Enqueue(victim, victim);
+        _waiting.Enqueue(victim, (_ready[victim], victim));
         _preempted.Add(victim);
         Preemptions++;
     }
@@ -203,6 +288,7 @@ public sealed class Scheduler
         _growth.Sync(request, step);
         _generated[request] = _growth.Tokens(request, step) - _prompt[request];
         _finished.Add(request);
+        ScheduleDependents(request, step);
     }
 
     private void ReleaseFinished()

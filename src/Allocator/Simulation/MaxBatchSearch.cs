@@ -35,7 +35,7 @@ public static class MaxBatchSearch
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(trace);
-        SimulationConfig staticConfig = config with { Mode = SimulationMode.Static };
+        SimulationConfig staticConfig = config with { Mode = SimulationMode.Static, PrefixCaching = false };
         RunResult Simulate(int n)
         {
             IReadOnlyList<TraceRequest> requests = Simulator.FirstRequests(trace, n);

@@ -18,7 +18,8 @@ namespace PagedSim.Allocator.Simulation;
 /// empty slots of every table's last block, finished tables included; naive: (max length − answer tokens) per
 /// request), or null in continuous mode.</param>
 /// <param name="Timeline">State after every step where something changed (empty unless asked for).</param>
+/// <param name="PrefixCache">What prefix caching saved (continuous mode with prefix caching), else null.</param>
 public sealed record RunResult(
     string Cache, bool Fits, LimitReason Reason, string? Failure, int Requests, int Completed, long Steps, int Preemptions,
     long CapacityUnits, long CapacityBytes, long OverheadBytes, KvStats Peak, KvStats Average, long? SeedFragmentedBytes,
-    IReadOnlyList<TimelinePoint> Timeline);
+    IReadOnlyList<TimelinePoint> Timeline, PrefixCacheStats? PrefixCache = null);

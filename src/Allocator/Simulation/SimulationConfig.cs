@@ -10,9 +10,11 @@ namespace PagedSim.Allocator.Simulation;
 /// random block choice, finished requests keep their first block, the seed's position-by-position timeline.</param>
 /// <param name="Scheduler">Admission limits for continuous mode.</param>
 /// <param name="RandomSeed">Seed of the seed-compatible policy's random block choice.</param>
+/// <param name="PrefixCaching">Automatic prefix caching (continuous mode): requests that bring prompt ids reuse cached
+/// full blocks (<see cref="PrefixCache"/>).</param>
 public sealed record SimulationConfig(
     MemoryModel Memory, int BlockSize = 256, SimulationMode Mode = SimulationMode.Static, bool SeedCompatible = false,
-    SchedulerOptions? Scheduler = null, int RandomSeed = 0)
+    SchedulerOptions? Scheduler = null, int RandomSeed = 0, bool PrefixCaching = false)
 {
     /// <summary>Admission limits in effect. The default's 8192 tokens per step grow to the max sequence length when
     /// that is longer, as vLLM's max_num_batched_tokens defaults to max(max_model_len, …) without chunked prefill, so
@@ -37,6 +39,8 @@ public sealed record SimulationConfig(
         if (BlockSize > MaxSequenceLength) throw new ArgumentOutOfRangeException(nameof(BlockSize), BlockSize, $"Block size must not exceed the max sequence length {MaxSequenceLength}.");
         if (SeedCompatible && Mode == SimulationMode.Continuous)
             throw new ArgumentException("The seed's settings apply to the static experiment only; drop --seed-compat or use --mode static.");
+        if (PrefixCaching && Mode != SimulationMode.Continuous)
+            throw new ArgumentException("Prefix caching applies to continuous batching only; use --mode continuous.");
         Memory.Model.ValidateTensorParallel(Memory.TensorParallel);
         _ = Memory.ElementBytes;
         SchedulerOptions.Validate(MaxSequenceLength);

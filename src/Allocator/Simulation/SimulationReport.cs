@@ -7,15 +7,17 @@ namespace PagedSim.Allocator.Simulation;
 /// <param name="Naive">The trace through max-length reservations.</param>
 /// <param name="PagedMax">Largest static paged batch.</param>
 /// <param name="NaiveMax">Largest static naive batch.</param>
+/// <param name="PrefixSweep">The prefix hit rate at several GPU memory sizes, when asked for.</param>
 public sealed record SimulationReport(
-    SimulationConfig Config, string TraceSource, RunResult Paged, RunResult Naive, MaxBatchResult PagedMax, MaxBatchResult NaiveMax)
+    SimulationConfig Config, string TraceSource, RunResult Paged, RunResult Naive, MaxBatchResult PagedMax, MaxBatchResult NaiveMax,
+    IReadOnlyList<PrefixCacheSweepPoint>? PrefixSweep = null)
 {
     /// <summary>Runs both caches over <paramref name="requests"/> and searches both max batches over <paramref name="trace"/>.</summary>
     public static SimulationReport Create(SimulationConfig config, Trace trace, IReadOnlyList<TraceRequest> requests, bool keepTimeline = false)
     {
         ArgumentNullException.ThrowIfNull(trace);
         return new SimulationReport(config, trace.Source,
-            Simulator.RunPaged(config, requests, keepTimeline),
+            Simulator.RunPaged(config, requests, keepTimeline, trace.ThinkSteps),
             Simulator.RunNaive(config, requests, keepTimeline),
             MaxBatchSearch.Run(config, trace, paged: true),
             MaxBatchSearch.Run(config, trace, paged: false));

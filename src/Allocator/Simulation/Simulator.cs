@@ -13,7 +13,12 @@ public static class Simulator
     public const int MaxBlocks = 1 << 25;
 
     /// <summary>Replays <paramref name="requests"/> through the paged cache.</summary>
-    public static RunResult RunPaged(SimulationConfig config, IReadOnlyList<TraceRequest> requests, bool keepTimeline = false)
+    /// <param name="config">The setup.</param>
+    /// <param name="requests">The requests, in arrival order.</param>
+    /// <param name="keepTimeline">Record the state after every processed step.</param>
+    /// <param name="thinkSteps">Null: every request arrives at the start; else (continuous mode) each later turn of a
+    /// conversation arrives this many steps after the previous one finishes (<see cref="TraceArrivals"/>).</param>
+    public static RunResult RunPaged(SimulationConfig config, IReadOnlyList<TraceRequest> requests, bool keepTimeline = false, long? thinkSteps = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
@@ -27,9 +32,10 @@ public static class Simulator
         if (blocks > MaxBlocks)
             throw new ArgumentException($"A pool of {blocks:N0} blocks is too large to simulate (at most {MaxBlocks:N0}); use a larger block size.", nameof(config));
         var recorder = new RunRecorder(layout.BytesPerToken, keepTimeline);
+        PrefixCacheStats? prefix = null;
         RunResult Result(bool fits, LimitReason reason, string? failure, int completed, int preemptions, long? seedFragmented) =>
             new("paged", fits, reason, failure, requests.Count, completed, recorder.Steps, preemptions, blocks,
-                (long)blocks * blockBytes, overhead, recorder.Peak, recorder.Average, seedFragmented, recorder.Timeline);
+                (long)blocks * blockBytes, overhead, recorder.Peak, recorder.Average, seedFragmented, recorder.Timeline, prefix);
 
         if (budget <= 0)
             return Result(false, LimitReason.WeightsDoNotFit, $"weights ({ByteSize.Gb(memory.WeightBytes)}) and overhead ({ByteSize.Gb(overhead)}) leave no room for KV cache on {ByteSize.Gb(memory.Gpu.TotalMemoryBytes)}", 0, 0, null);
@@ -39,11 +45,17 @@ public static class Simulator
                 : $"not one block of {ByteSize.Gb(blockBytes)} fits in the {ByteSize.Gb(budget)} left beside weights and overhead", 0, 0, null);
 
         var cache = new KvCacheManager(new KvCacheOptions(blocks, config.BlockSize, config.MaxSequenceLength,
-            config.SeedCompatible ? AllocationPolicy.SeedCompatible : AllocationPolicy.Default, config.RandomSeed));
-        return config.Mode == SimulationMode.Static
-            ? RunStatic(config, requests, cache, layout, recorder, Result)
-            : RunContinuous(config, requests, cache, recorder, Result);
+            config.SeedCompatible ? AllocationPolicy.SeedCompatible : AllocationPolicy.Default, config.RandomSeed, config.PrefixCaching));
+        if (config.Mode == SimulationMode.Static) return RunStatic(config, requests, cache, layout, recorder, Result);
+        return RunContinuous(config, requests, cache, recorder, thinkSteps, (fits, reason, failure, completed, preemptions, seedFragmented, scheduler) =>
+        {
+            if (config.PrefixCaching)
+                prefix = new PrefixCacheStats(scheduler.AdmittedTokens, scheduler.CachedTokens, cache.Prefix!.Evictions);
+            return Result(fits, reason, failure, completed, preemptions, seedFragmented);
+        });
     }
+
+    private delegate RunResult ContinuousResultFactory(bool fits, LimitReason reason, string? failure, int completed, int preemptions, long? seedFragmented, Scheduler scheduler);
 
     private delegate RunResult ResultFactory(bool fits, LimitReason reason, string? failure, int completed, int preemptions, long? seedFragmented);
 
@@ -76,10 +88,17 @@ public static class Simulator
     }
 
     private static RunResult RunContinuous(SimulationConfig config, IReadOnlyList<TraceRequest> requests, KvCacheManager cache,
-        RunRecorder recorder, ResultFactory result)
+        RunRecorder recorder, long? thinkSteps, ContinuousResultFactory factory)
     {
         var scheduler = new Scheduler(cache, config.SchedulerOptions);
-        foreach (TraceRequest r in requests) scheduler.Submit(r.PromptTokens, r.OutputTokens);
+        RunResult result(bool fits, LimitReason reason, string? failure, int completed, int preemptions, long? seedFragmented) =>
+            factory(fits, reason, failure, completed, preemptions, seedFragmented, scheduler);
+        int[] after = TraceArrivals.Predecessors(requests, thinkSteps);
+        for (int i = 0; i < requests.Count; i++)
+        {
+            TraceRequest r = requests[i];
+            scheduler.Submit(r.PromptTokens, r.OutputTokens, config.PrefixCaching ? r.PromptIds : null, after[i], thinkSteps ?? 0);
+        }
         int completed = 0;
         try
         {

@@ -11,11 +11,21 @@ namespace PagedSim.Allocator.Simulation;
 /// </code>
 /// <c>prompt_tokens</c> counts the Llama 3 chat-formatted prompt; <c>output_tokens</c> the recorded answer's tokens
 /// plus the closing <c>&lt;|eot_id|&gt;</c>. Requests keep their order (the arrival order).
+/// Optional, for prefix caching and multi-turn conversations (files without them read as before):
+/// per request <c>"prompt_ids": [128000, ...]</c> (the prompt's token ids), <c>"conversation": "QWJhYvA"</c> and
+/// <c>"turn": 2</c> (from 1); at the top <c>"arrival": "after_previous_turn"</c> with <c>"think_steps": N</c>: turn
+/// K + 1 of a conversation arrives N steps after turn K finishes (absent, or <c>"at_start"</c>: all at the start).
 /// </summary>
 public static class TraceFile
 {
     /// <summary>The format tag written and expected.</summary>
     public const string Format = "pagedsim-trace/1";
+
+    /// <summary>The <c>arrival</c> value of a multi-turn trace.</summary>
+    public const string AfterPreviousTurn = "after_previous_turn";
+
+    /// <summary>The <c>arrival</c> value when every request arrives at the start (the default).</summary>
+    public const string AtStart = "at_start";
 
     private static readonly JsonSerializerOptions s_options = new()
     {
@@ -49,13 +59,19 @@ public static class TraceFile
         if (doc is null) throw new TraceFormatException(path, "empty document");
         if (doc.Format != Format) throw new TraceFormatException(path, $"format must be \"{Format}\", got \"{doc.Format}\"");
         if (doc.Requests is null) throw new TraceFormatException(path, "no \"requests\" array");
+        long? think = doc.Arrival switch
+        {
+            null or AtStart => null,
+            AfterPreviousTurn => doc.ThinkSteps ?? 0,
+            _ => throw new TraceFormatException(path, $"arrival must be \"{AtStart}\" or \"{AfterPreviousTurn}\", got \"{doc.Arrival}\""),
+        };
         var requests = new TraceRequest[doc.Requests.Count];
         for (int i = 0; i < requests.Length; i++)
         {
             Entry e = doc.Requests[i] ?? throw new TraceFormatException(path, $"request #{i} is null");
-            requests[i] = new TraceRequest(e.Id ?? $"#{i}", e.PromptTokens, e.OutputTokens);
+            requests[i] = new TraceRequest(e.Id ?? $"#{i}", e.PromptTokens, e.OutputTokens, e.PromptIds, e.Conversation, e.Turn ?? 0);
         }
-        var trace = new Trace(requests, Path.GetFileName(path));
+        var trace = new Trace(requests, Path.GetFileName(path), think);
         trace.Validate(maxSequenceLength, path);
         return trace;
     }
@@ -68,7 +84,13 @@ public static class TraceFile
             Format = Format,
             Source = trace.Source,
             Tokenizer = tokenizer,
-            Requests = trace.Requests.Select(r => (Entry?)new Entry { Id = r.Id, PromptTokens = r.PromptTokens, OutputTokens = r.OutputTokens }).ToList(),
+            Arrival = trace.ThinkSteps is null ? null : AfterPreviousTurn,
+            ThinkSteps = trace.ThinkSteps,
+            Requests = trace.Requests.Select(r => (Entry?)new Entry
+            {
+                Id = r.Id, PromptTokens = r.PromptTokens, OutputTokens = r.OutputTokens,
+                Conversation = r.Conversation, Turn = r.Turn > 0 ? r.Turn : null, PromptIds = r.PromptIds,
+            }).ToList(),
         };
         return JsonSerializer.Serialize(doc, s_options) + "\n";
     }
@@ -78,6 +100,8 @@ public static class TraceFile
         public string? Format { get; set; }
         public string? Source { get; set; }
         public string? Tokenizer { get; set; }
+        public string? Arrival { get; set; }
+        public long? ThinkSteps { get; set; }
         public List<Entry?>? Requests { get; set; }
     }
 
@@ -86,5 +110,37 @@ public static class TraceFile
         public string? Id { get; set; }
         public int PromptTokens { get; set; }
         public int OutputTokens { get; set; }
+        public string? Conversation { get; set; }
+        public int? Turn { get; set; }
+        [JsonConverter(typeof(CompactIds))]
+        public int[]? PromptIds { get; set; }
+    }
+
+    /// <summary>Writes an id array on one line (an indented file would give every id its own line).</summary>
+    private sealed class CompactIds : JsonConverter<int[]>
+    {
+        public override int[]? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+        {
+            if (reader.TokenType != JsonTokenType.StartArray) throw new JsonException("prompt_ids must be an array of integers");
+            var ids = new List<int>();
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+            {
+                if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out int id))
+                    throw new JsonException("prompt_ids must hold 32-bit integers");
+                ids.Add(id);
+            }
+            return [.. ids];
+        }
+
+        public override void Write(Utf8JsonWriter writer, int[] value, JsonSerializerOptions options)
+        {
+            var text = new System.Text.StringBuilder(value.Length * 7 + 2).Append('[');
+            for (int i = 0; i < value.Length; i++)
+            {
+                if (i > 0) text.Append(',');
+                text.Append(value[i].ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+            writer.WriteRawValue(text.Append(']').ToString(), skipInputValidation: true);
+        }
     }
 }

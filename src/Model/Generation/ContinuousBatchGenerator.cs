@@ -18,6 +18,10 @@ namespace PagedSim.Model.Generation;
 /// prompt length among the admitted requests, one decode pass over the others, then <c>Finish</c> for requests that
 /// produced a stop token. Sampling uses one seeded stream per request (as <see cref="BatchGenerator"/> does), so a
 /// request's output does not depend on what it was batched with or whether it was preempted.
+/// With prefix caching on the cache's manager, an admitted request's prefill starts after the tokens the scheduler
+/// found cached: positions and cache slots continue from there, and attention reads the cached blocks through the
+/// block table like any other. Admitted requests are then prefilled in admission order (consecutive requests of one
+/// length share a pass), so a block registered by one request is written before a later one reads it.
 /// </remarks>
 public sealed class ContinuousBatchGenerator(Llama3 model, PagedKvCache cache, IAttentionBackend attention, SchedulerOptions? schedulerOptions = null)
 {
@@ -26,7 +30,16 @@ public sealed class ContinuousBatchGenerator(Llama3 model, PagedKvCache cache, I
 
     /// <summary>Runs every request to completion; results are in request order.</summary>
     /// <exception cref="RequestTooLargeException">A request can never fit the pool, even alone.</exception>
-    public ContinuousRun Generate(IReadOnlyList<GenerationRequest> requests, SamplingOptions? sampling = null)
+    public ContinuousRun Generate(IReadOnlyList<GenerationRequest> requests, SamplingOptions? sampling = null) =>
+        Generate(requests, sampling, null, 0);
+
+    /// <summary>Runs every request to completion, some arriving after others finish; results are in request order.</summary>
+    /// <param name="requests">The requests.</param>
+    /// <param name="sampling">Greedy when null.</param>
+    /// <param name="after">For each request, the earlier request whose finish it waits for (the previous turn of its
+    /// conversation), or -1; null: all arrive at the start.</param>
+    /// <param name="delaySteps">Steps between that finish and the arrival.</param>
+    public ContinuousRun Generate(IReadOnlyList<GenerationRequest> requests, SamplingOptions? sampling, IReadOnlyList<int>? after, long delaySteps)
     {
         sampling ??= SamplingOptions.Greedy;
         sampling.Validate();
@@ -42,8 +55,9 @@ public sealed class ContinuousBatchGenerator(Llama3 model, PagedKvCache cache, I
             if (r.Prompt.Count + r.MaxNewTokens > limit)
                 throw new ArgumentException($"Request {i} needs {r.Prompt.Count + r.MaxNewTokens} positions; at most {limit} are available.", nameof(requests));
             states[i] = new State(r, new Random(unchecked(sampling.Seed * 1_000_003 + i)));
-            scheduler.Submit(r.Prompt.Count, r.MaxNewTokens);
+            scheduler.Submit(r.Prompt.Count, r.MaxNewTokens, [.. r.Prompt], after?[i] ?? -1, delaySteps);
         }
+        bool caching = cache.Manager.Options.PrefixCaching;
 
         var timeline = new List<ContinuousTimelinePoint>();
         var clock = Stopwatch.StartNew();
@@ -59,17 +73,18 @@ public sealed class ContinuousBatchGenerator(Llama3 model, PagedKvCache cache, I
             peak = Math.Max(peak, used);
             foreach (int p in scheduler.Preempted) states[p].Preemptions++;
             var admitted = new HashSet<int>(scheduler.Admitted);
+            foreach (int a in scheduler.Arrived) states[a].ArrivalSeconds = stepStart;
             foreach (int a in admitted) states[a].AdmittedAt ??= (stepStart, step.Step);
             int[] running = [.. scheduler.RunningRequests];
             int waiting = scheduler.WaitingCount;
 
-            // Prefill (or recompute) the admitted requests, one pass per length; then decode everyone else.
-            foreach (var group in admitted.GroupBy(a => states[a].Request.Prompt.Count + states[a].Output.Count))
+            // Prefill (or recompute) the admitted requests past their cached tokens, one pass per length; then
+            // decode everyone else.
+            foreach ((int length, int[] batch) in PrefillGroups(scheduler.Admitted, states, scheduler, caching))
             {
-                int[] batch = [.. group];
-                Run(batch, group.Key, states, scheduler, sampling);
+                Run(batch, length, states, scheduler, sampling);
                 passes++;
-                prefillTokens += (long)batch.Length * group.Key;
+                prefillTokens += (long)batch.Length * length;
             }
             int[] decode = running.Where(r => !admitted.Contains(r)).ToArray();
             if (decode.Length > 0)
@@ -95,10 +110,29 @@ public sealed class ContinuousBatchGenerator(Llama3 model, PagedKvCache cache, I
         }
         if (!scheduler.IsIdle) throw new InvalidOperationException("The scheduler stopped with requests left.");
         double seconds = clock.Elapsed.TotalSeconds;
-        var results = states.Select(s => new ContinuousRequestResult(s.Output, s.Reason, s.StopToken, s.AdmittedAt!.Value.Seconds,
-            s.FirstTokenSeconds!.Value, s.FinishSeconds, s.AdmittedAt.Value.Step, s.FinishedStep, s.Preemptions)).ToArray();
+        var results = states.Select(s => new ContinuousRequestResult(s.Output, s.Reason, s.StopToken, s.AdmittedAt!.Value.Seconds - s.ArrivalSeconds,
+            s.FirstTokenSeconds!.Value - s.ArrivalSeconds, s.FinishSeconds - s.ArrivalSeconds, s.AdmittedAt.Value.Step, s.FinishedStep,
+            s.Preemptions, s.ArrivalSeconds)).ToArray();
         return new ContinuousRun(results, scheduler.CurrentStep, scheduler.Preemptions, peak, cache.Manager.TotalBlocks,
-            passes, prefillTokens, seconds, timeline);
+            passes, prefillTokens, seconds, timeline, scheduler.AdmittedTokens, scheduler.CachedTokens);
+    }
+
+    /// <summary>The prefill passes of a step: (tokens to feed per request, requests). Without prefix caching, one
+    /// pass per length; with it, consecutive admissions of one length, in admission order (a request may read blocks
+    /// an earlier one of this step registered, so those must be written first).</summary>
+    private static List<(int Length, int[] Batch)> PrefillGroups(IReadOnlyList<int> admitted, State[] states, Scheduler scheduler, bool caching)
+    {
+        int Length(int a) => states[a].Request.Prompt.Count + states[a].Output.Count - scheduler.CachedTokensOf(a);
+        if (!caching) return [.. admitted.GroupBy(Length).Select(g => (g.Key, g.ToArray()))];
+        var groups = new List<(int, int[])>();
+        for (int i = 0; i < admitted.Count;)
+        {
+            int length = Length(admitted[i]), j = i + 1;
+            while (j < admitted.Count && Length(admitted[j]) == length) j++;
+            groups.Add((length, admitted.Skip(i).Take(j - i).ToArray()));
+            i = j;
+        }
+        return groups;
     }
 
     /// <summary>One forward pass feeding the last <paramref name="len"/> tokens (prompt, then generated) of each request.</summary>
@@ -150,6 +184,7 @@ public sealed class ContinuousBatchGenerator(Llama3 model, PagedKvCache cache, I
         public bool Done { get; private set; }
         public int Preemptions { get; set; }
         public (double Seconds, long Step)? AdmittedAt { get; set; }
+        public double ArrivalSeconds { get; set; }
         public double? FirstTokenSeconds { get; set; }
         public double FinishSeconds { get; set; }
         public long FinishedStep { get; set; }

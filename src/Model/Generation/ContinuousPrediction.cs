@@ -23,9 +23,11 @@ public sealed record ContinuousPrediction(long Steps, int Preemptions, int PeakB
     /// <param name="blockSize">Tokens per block.</param>
     /// <param name="maxSequenceLength">The manager's max sequence length.</param>
     /// <param name="options">The scheduler's limits.</param>
-    /// <param name="requests">Lengths, in arrival order.</param>
+    /// <param name="requests">Lengths (and, for prefix caching, prompt ids), in arrival order.</param>
+    /// <param name="prefixCaching">Simulate automatic prefix caching.</param>
+    /// <param name="thinkSteps">The trace's arrival rule (<see cref="Trace.ThinkSteps"/>): null, all at the start.</param>
     public static ContinuousPrediction Simulate(Llama3Config config, int elementBytes, int blocks, int blockSize,
-        int maxSequenceLength, SchedulerOptions? options, IReadOnlyList<TraceRequest> requests)
+        int maxSequenceLength, SchedulerOptions? options, IReadOnlyList<TraceRequest> requests, bool prefixCaching = false, long? thinkSteps = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         string dtype = elementBytes switch
@@ -40,12 +42,12 @@ public sealed record ContinuousPrediction(long Steps, int Preemptions, int PeakB
         // The simulator sizes its pool from GPU memory: give it a GPU whose memory beside weights and modelled
         // overhead is exactly the run's pool.
         var probe = new MemoryModel(spec, GpuSpec.OfSize(0, "probe"), dtype, 1, OverheadModel.Default);
-        var simulation = new SimulationConfig(probe, blockSize, SimulationMode.Continuous, Scheduler: options);
+        var simulation = new SimulationConfig(probe, blockSize, SimulationMode.Continuous, Scheduler: options, PrefixCaching: prefixCaching);
         (long tokensPerStep, long sequences) = Simulator.StepShape(simulation, requests);
         long blockBytes = probe.Layout.BytesPerBlock(blockSize);
         long gpuBytes = probe.WeightBytes + probe.OverheadBytes(tokensPerStep, sequences) + blocks * blockBytes;
         simulation = simulation with { Memory = probe with { Gpu = GpuSpec.OfSize(gpuBytes, $"{blocks} blocks") } };
-        RunResult result = Simulator.RunPaged(simulation, requests, keepTimeline: true);
+        RunResult result = Simulator.RunPaged(simulation, requests, keepTimeline: true, thinkSteps);
         if (result.CapacityUnits != blocks)
             throw new InvalidOperationException($"The simulated pool has {result.CapacityUnits} blocks, not {blocks}.");
         return new ContinuousPrediction(result.Steps, result.Preemptions, (int)(result.Peak.ReservedBytes / blockBytes), result);

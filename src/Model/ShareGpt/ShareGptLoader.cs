@@ -12,7 +12,27 @@ public static class ShareGptLoader
 {
     /// <summary>Loads the requests of a ShareGPT file.</summary>
     /// <exception cref="ShareGptFormatException">Missing file, malformed JSON, unexpected shape, or no requests.</exception>
-    public static ShareGptRequests Load(string path)
+    public static ShareGptRequests Load(string path) => Parse(path, root => Read(path, root));
+
+    /// <summary>Loads every message of every conversation (for multi-turn traces): message 0, 2, 4, … are user
+    /// turns and 1, 3, 5, … the recorded answers, whoever their "from" names (the seed's rule, extended).</summary>
+    /// <exception cref="ShareGptFormatException">Missing file, malformed JSON, unexpected shape, or no message.</exception>
+    public static IReadOnlyList<ShareGptConversation> LoadConversations(string path) => Parse(path, root =>
+    {
+        var conversations = new List<ShareGptConversation>();
+        int index = 0;
+        foreach ((string id, string where, JsonElement messages) in Conversations(path, root))
+        {
+            var texts = new List<string>(messages.GetArrayLength());
+            foreach (JsonElement message in messages.EnumerateArray()) texts.Add(MessageText(path, where, message, texts.Count));
+            if (texts.Count > 0) conversations.Add(new ShareGptConversation(id, texts));
+            index++;
+        }
+        if (conversations.Count == 0) throw new ShareGptFormatException(path, $"none of the {index} conversations has a message");
+        return conversations;
+    });
+
+    private static T Parse<T>(string path, Func<JsonElement, T> read)
     {
         if (Directory.Exists(path)) throw new ShareGptFormatException(path, "is a directory, not a ShareGPT file");
         if (File.Exists(path) && new FileInfo(path).Length == 0) throw new ShareGptFormatException(path, "is empty");
@@ -36,7 +56,29 @@ public static class ShareGptLoader
         }
         using (document)
         {
-            return Read(path, document.RootElement);
+            return read(document.RootElement);
+        }
+    }
+
+    private static IEnumerable<(string Id, string Where, JsonElement Messages)> Conversations(string path, JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Array)
+            throw new ShareGptFormatException(path, $"expected a JSON array of conversations, found {Describe(root.ValueKind)}");
+        if (root.GetArrayLength() == 0) throw new ShareGptFormatException(path, "the conversation list is empty");
+        int index = 0;
+        foreach (JsonElement conversation in root.EnumerateArray())
+        {
+            string where = $"conversation #{index}";
+            if (conversation.ValueKind != JsonValueKind.Object)
+                throw new ShareGptFormatException(path, $"{where} is {Describe(conversation.ValueKind)}, expected an object");
+            string id = conversation.TryGetProperty("id", out JsonElement idElement) && idElement.ValueKind == JsonValueKind.String
+                ? idElement.GetString()!
+                : $"#{index}";
+            where = $"conversation #{index} (\"{id}\")";
+            if (!conversation.TryGetProperty("conversations", out JsonElement messages) || messages.ValueKind != JsonValueKind.Array)
+                throw new ShareGptFormatException(path, $"{where} has no \"conversations\" array");
+            yield return (id, where, messages);
+            index++;
         }
     }
 

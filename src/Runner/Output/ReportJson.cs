@@ -28,6 +28,8 @@ internal static class ReportJson
             Paged = Run(report.Paged, m),
             Naive = Run(report.Naive, m),
             MaxBatch = new { Paged = report.PagedMax, Naive = report.NaiveMax },
+            PrefixCaching = c.PrefixCaching,
+            PrefixSweep = report.PrefixSweep,
         };
         return JsonOutput.Serialize(doc);
     }
@@ -49,6 +51,7 @@ internal static class ReportJson
         Average = Stats(r.Average),
         r.SeedFragmentedBytes,
         SeedFragmentedShare = r.SeedFragmentedBytes is long b ? (double?)b / m.Gpu.TotalMemoryBytes : null,
+        r.PrefixCache,
         Timeline = Thin(r.Timeline, MaxTimelinePoints),
     };
 

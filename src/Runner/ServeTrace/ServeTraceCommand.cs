@@ -47,17 +47,18 @@ internal static class ServeTraceCommand
         var plot = CommonOptions.Plot("running, waiting and blocks in use over the run");
         var attention = CommonOptions.Attention();
         var kernels = CommonOptions.Kernels();
+        var prefixCaching = new Option<bool>("--prefix-caching") { Description = "Automatic prefix caching: cached full blocks of earlier prompts are reused, their K/V not recomputed (the trace must hold prompt_ids, e.g. from trace --multi-turn)." };
         var compareStatic = new Option<bool>("--compare-static") { Description = "Also run the requests as static batches at the same memory (waves that fit at full length) and compare throughput." };
         var command = new Command("serve-trace", "Serve a length trace with continuous batching (waiting queue, preemption by recompute) and compare with the simulator; or parallel sampling with shared prompt blocks.")
         {
-            model, synthetic, trace, requests, kvBudget, blocks, blockSize, maxRunning, samples, temperature, topP, seed, device, json, plot, compareStatic, attention, kernels,
+            model, synthetic, trace, requests, kvBudget, blocks, blockSize, maxRunning, samples, temperature, topP, seed, device, json, plot, compareStatic, attention, kernels, prefixCaching,
         };
         command.SetAction(parse => Run(new ServeTraceSettings(
             parse.GetValue(model), parse.GetValue(synthetic), parse.GetValue(trace), parse.GetValue(requests)!, parse.GetValue(kvBudget),
             parse.GetValue(blocks), parse.GetValue(blockSize), parse.GetValue(maxRunning), parse.GetValue(samples),
             new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(seed)),
             parse.GetValue(device)!, parse.GetValue(json), parse.GetValue(plot), parse.GetValue(compareStatic), parse.GetValue(attention)!,
-            parse.GetValue(kernels)!), Console.Out));
+            parse.GetValue(kernels)!, parse.GetValue(prefixCaching)), Console.Out));
         return command;
     }
 
@@ -66,6 +67,10 @@ internal static class ServeTraceCommand
         s.Validate();
         Trace source = SimulateCommand.LoadTrace(s.TracePath, MaxSequenceLength);
         IReadOnlyList<TraceRequest> lengths = SimulateCommand.Take(source, s.RequestCount);
+        bool tracedIds = lengths.All(r => r.PromptIds is not null);
+        if (s.PrefixCaching && !tracedIds)
+            throw new UserError($"--prefix-caching: the trace {source.Source} holds no prompt_ids (write one with trace --multi-turn)");
+        if (s.PrefixCaching && s.Samples > 1) throw new UserError("--prefix-caching: applies to continuous batching, not to --samples");
         Device dev = CudaDevices.Resolve(s.Device);
         (IAttentionBackend attention, string attentionNote) = AttentionChoice.Select(dev, s.Attention, s.BlockSize, naive: false);
         using var attentionScope = attention as IDisposable;
@@ -76,9 +81,11 @@ internal static class ServeTraceCommand
         int elementBytes = llama.DType == ScalarType.Float32 ? 4 : 2;
         long blockBytes = 2L * llama.Config.Layers * llama.Config.KvHeads * llama.Config.HeadDim * elementBytes * s.BlockSize;
         int poolBlocks = PoolBlocks(s, lengths, blockBytes);
-        var prompts = Prompts(lengths, llama.Config.VocabSize, s.Sampling.Seed);
+        var prompts = tracedIds ? TracedPrompts(lengths, llama.Config.VocabSize) : Prompts(lengths, llama.Config.VocabSize, s.Sampling.Seed);
+        if (tracedIds) lengths = lengths.Select((r, i) => r with { PromptIds = prompts[i] }).ToArray(); // the ids the model sees
+        int[] after = TraceArrivals.Predecessors(lengths, source.ThinkSteps);
         var options = new SchedulerOptions(MaxRunning: s.MaxRunning);
-        var cacheOptions = new KvCacheOptions(poolBlocks, s.BlockSize, MaxSequenceLength);
+        var cacheOptions = new KvCacheOptions(poolBlocks, s.BlockSize, MaxSequenceLength, PrefixCaching: s.PrefixCaching);
         var setup = new ServeTraceSetup(s, source.Source, lengths, llama, elementBytes, poolBlocks, blockBytes);
 
         if (s.Samples > 1)
@@ -98,7 +105,8 @@ internal static class ServeTraceCommand
         ContinuousPrediction prediction;
         try
         {
-            prediction = ContinuousPrediction.Simulate(llama.Config, elementBytes, poolBlocks, s.BlockSize, MaxSequenceLength, options, lengths);
+            prediction = ContinuousPrediction.Simulate(llama.Config, elementBytes, poolBlocks, s.BlockSize, MaxSequenceLength, options, lengths,
+                s.PrefixCaching, source.ThinkSteps);
         }
         catch (ArgumentException e)
         {
@@ -117,7 +125,7 @@ internal static class ServeTraceCommand
             {
                 generator.StepCompleted = p => update(
                     $"step {p.Step}: {p.Running} running, {p.Waiting} waiting, {p.UsedBlocks}/{poolBlocks} blocks in use, {p.Seconds:F0} s");
-                return generator.Generate(serveRequests, s.Sampling);
+                return generator.Generate(serveRequests, s.Sampling, after, source.ThinkSteps ?? 0);
             });
         }
         ContinuousStaticBaseline? baseline = null;
@@ -146,6 +154,11 @@ internal static class ServeTraceCommand
             throw new UserError($"{(s.KvBudget is not null ? "--kv-budget" : "--blocks")}: prompt {e.Request} with {s.Samples} samples needs more blocks than the pool's {cacheOptions.NumBlocks} ({e.Message})");
         }
     }
+
+    /// <summary>The trace's prompt ids, folded into the model's vocabulary (id mod vocab, for small test models):
+    /// equal ids stay equal, so shared prefixes stay shared.</summary>
+    internal static int[][] TracedPrompts(IReadOnlyList<TraceRequest> requests, int vocab) =>
+        requests.Select(r => r.PromptIds!.Select(id => id % vocab).ToArray()).ToArray();
 
     /// <summary>Seeded random prompt ids of each request's length (the trace holds lengths only).</summary>
     internal static int[][] Prompts(IReadOnlyList<TraceRequest> lengths, int vocab, int seed)

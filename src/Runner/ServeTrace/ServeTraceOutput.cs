@@ -37,6 +37,11 @@ internal static class ServeTraceOutput
         Compare(console, "steps", run.Steps, r.Prediction.Steps);
         Compare(console, "preemptions", run.Preemptions, r.Prediction.Preemptions);
         Compare(console, "peak blocks", run.PeakBlocks, r.Prediction.PeakBlocks);
+        if (r.Prediction.Simulation.PrefixCache is PrefixCacheStats p)
+        {
+            Compare(console, "cached tokens", run.CachedTokens, p.CachedTokens);
+            console.WriteLine(F($"  prefix cache  hit rate {run.PrefixHitRate:P1} measured, {p.HitRate:P1} predicted ({run.CachedTokens:N0} of {run.AdmittedTokens:N0} prompt tokens not prefilled); TTFT p50 {P(run, x => x.FirstTokenSeconds, 50):F3} s; {run.TokensPerSecond:F1} tok/s"));
+        }
     }
 
     public static string Json(ServeTraceReport r)
@@ -63,6 +68,13 @@ internal static class ServeTraceOutput
                 ["tokensPerSecond"] = Math.Round(b.TokensPerSecond, 2), ["outputsEqual"] = r.StaticMatches,
             };
         doc["prediction"] = new Dictionary<string, object> { ["steps"] = r.Prediction.Steps, ["preemptions"] = r.Prediction.Preemptions, ["peakBlocks"] = r.Prediction.PeakBlocks };
+        if (r.Prediction.Simulation.PrefixCache is PrefixCacheStats p)
+            doc["prefix_cache"] = new Dictionary<string, object>
+            {
+                ["prompt_tokens"] = run.AdmittedTokens, ["cached_tokens"] = run.CachedTokens, ["hit_rate"] = Math.Round(run.PrefixHitRate, 6),
+                ["predicted_cached_tokens"] = p.CachedTokens, ["predicted_hit_rate"] = Math.Round(p.HitRate, 6),
+                ["ttft_p50_seconds"] = Math.Round(P(run, x => x.FirstTokenSeconds, 50), 5),
+            };
         doc["error"] = new Dictionary<string, object>
         {
             ["steps"] = run.Steps - r.Prediction.Steps, ["preemptions"] = run.Preemptions - r.Prediction.Preemptions, ["peakBlocks"] = run.PeakBlocks - r.Prediction.PeakBlocks,
@@ -139,7 +151,7 @@ internal static class ServeTraceOutput
     };
 
     private static string Header(ServeTraceSetup s, string what) =>
-        F($"{what} from {s.TraceSource}\n  model   {s.ModelName}: {s.Model.Config.Layers} layers, dim {s.Model.Config.Dim}, vocab {s.Model.Config.VocabSize:N0}, {s.Settings.Device} {s.Model.DType}; prompts are seeded random ids of the trace's lengths, outputs run to the trace's lengths");
+        F($"{what} from {s.TraceSource}\n  model   {s.ModelName}: {s.Model.Config.Layers} layers, dim {s.Model.Config.Dim}, vocab {s.Model.Config.VocabSize:N0}, {s.Settings.Device} {s.Model.DType}; {(s.Requests.All(r => r.PromptIds is not null) ? $"prompts are the trace's ids (mod {s.Model.Config.VocabSize:N0})" : "prompts are seeded random ids of the trace's lengths")}, outputs run to the trace's lengths{(s.Settings.PrefixCaching ? "; prefix caching on" : "")}");
 
     private static void Compare(TextWriter console, string name, long measured, long predicted)
     {

@@ -7,7 +7,7 @@ namespace PagedSim.Runner;
 internal sealed record ServeTraceSettings(
     string? Model, bool Synthetic, string? TracePath, string Requests, string? KvBudget, int? Blocks, int BlockSize,
     int MaxRunning, int Samples, SamplingOptions Sampling, string Device, string? JsonPath, string? PlotPath, bool CompareStatic = false, string Attention = "auto",
-    string Kernels = "auto")
+    string Kernels = "auto", bool PrefixCaching = false)
 {
     /// <summary>The model name or folder for display.</summary>
     public string ModelName => Synthetic ? $"synthetic {Model ?? "llama3-8b"} weights" : Model!;

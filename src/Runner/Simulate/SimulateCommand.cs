@@ -25,10 +25,13 @@ internal static class SimulateCommand
         var json = CommonOptions.Json();
         var plot = CommonOptions.Plot("KV memory over time, naive against paged,");
         var maxSeqLen = new Option<int?>("--max-seq-len") { Description = "Cap the context below the model's own (as vLLM's max_model_len): the naive reservation per request and the paged block table's width" };
+        var prefixCaching = new Option<bool>("--prefix-caching") { Description = "Automatic prefix caching (continuous mode; the trace must hold prompt_ids, e.g. from trace --multi-turn): report the hit rate and prefill saved" };
+        var sweep = new Option<string?>("--gpu-mem-sweep") { Description = "With --prefix-caching: also run at these GPU memory sizes (comma-separated, e.g. 20GB,24GB,32GB) and report the hit rate at each" };
+        var sweepPlot = new Option<string?>("--sweep-plot") { Description = "With --gpu-mem-sweep: write a PNG of the hit rate over GPU memory" };
 
         var command = new Command("simulate", "Predict KV-cache fragmentation and the largest batch for a GPU, paged against naive, from a length trace");
         setup.AddTo(command);
-        foreach (Option o in new Option[] { trace, requests, synthetic, seed, blockSize, mode, seedCompat, json, plot, maxSeqLen }) command.Options.Add(o);
+        foreach (Option o in new Option[] { trace, requests, synthetic, seed, blockSize, mode, seedCompat, json, plot, maxSeqLen, prefixCaching, sweep, sweepPlot }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             string? jsonPath = parse.GetValue(json), plotPath = parse.GetValue(plot), tracePath = parse.GetValue(trace);
@@ -50,13 +53,29 @@ internal static class SimulateCommand
                 "continuous" => SimulationMode.Continuous,
                 var other => throw new UserError($"--mode: unknown mode \"{other}\"; known: static, continuous"),
             };
-            var config = new SimulationConfig(memory, parse.GetValue(blockSize), simulationMode, parse.GetValue(seedCompat), SchedulerOptions.Default, randomSeed);
+            bool caching = parse.GetValue(prefixCaching);
+            var config = new SimulationConfig(memory, parse.GetValue(blockSize), simulationMode, parse.GetValue(seedCompat), SchedulerOptions.Default, randomSeed, caching);
+            if (caching && simulationMode != SimulationMode.Continuous) throw new UserError("--prefix-caching: applies to --mode continuous only");
+            if (caching && batch.Any(r => r.PromptIds is null))
+                throw new UserError($"--prefix-caching: the trace {source.Source} holds no prompt_ids (write one with trace --multi-turn){(parse.GetValue(synthetic) is null ? "" : "; --synthetic draws lengths only")}");
+            GpuSpec[] sweepGpus = ParseSweep(parse.GetValue(sweep), caching);
+            string? sweepPlotPath = parse.GetValue(sweepPlot);
+            OutputPath.Check("--sweep-plot", sweepPlotPath, ".png");
+            if (sweepPlotPath is not null && sweepGpus.Length == 0) throw new UserError("--sweep-plot: needs --gpu-mem-sweep");
             Validate(config);
             SimulationReport report = Guard(() => SimulationReport.Create(config, source, batch, keepTimeline: true));
+            if (sweepGpus.Length > 0)
+            {
+                IReadOnlyList<PrefixCacheSweepPoint> points = new ProgressDisplay(ProgressDisplay.IsTerminal, Console.Error).Run(
+                    $"prefix-cache sweep ({sweepGpus.Length} sizes)",
+                    update => Guard(() => PrefixCacheSweep.Run(config, batch, source.ThinkSteps, sweepGpus, done => update($"{done}/{sweepGpus.Length} sizes"))));
+                report = report with { PrefixSweep = points };
+            }
             if (plotPath is not null) ReportPlot.Save(report, plotPath);
+            if (sweepPlotPath is not null) PrefixCacheReport.SavePlot(report, sweepPlotPath);
             // With --json - the JSON is the whole of stdout; with --json FILE the text report still prints.
             if (jsonPath is not null) JsonOutput.Write(jsonPath, ReportJson.Format(report), Console.Out);
-            if (jsonPath != OutputPath.Stdout) Console.Out.Write(ReportText.Format(report));
+            if (jsonPath != OutputPath.Stdout) Console.Out.Write(ReportText.Format(report) + PrefixCacheReport.Format(report));
             return 0;
         });
         return command;
@@ -70,6 +89,16 @@ internal static class SimulateCommand
         if (cap <= 0 || cap > context)
             throw new UserError($"--max-seq-len: must be 1 to {context:N0} (the context of {memory.Model.Name}), got {cap}");
         return memory with { Model = memory.Model with { MaxSequenceLength = cap } };
+    }
+
+    /// <summary>The GPU sizes of <c>--gpu-mem-sweep</c>, in ascending order (empty without it).</summary>
+    private static GpuSpec[] ParseSweep(string? text, bool caching)
+    {
+        if (text is null) return [];
+        if (!caching) throw new UserError("--gpu-mem-sweep: needs --prefix-caching");
+        string[] sizes = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (sizes.Length == 0) throw new UserError("--gpu-mem-sweep: give one or more sizes, e.g. 20GB,24GB,32GB");
+        return sizes.Select(s => GpuSpec.OfSize(SetupOptions.ParseSize("--gpu-mem-sweep", s), s)).OrderBy(g => g.TotalMemoryBytes).ToArray();
     }
 
     /// <summary>Reads a trace, or the committed ShareGPT trace; problems become one line.</summary>

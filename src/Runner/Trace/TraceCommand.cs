@@ -22,16 +22,62 @@ internal static class TraceCommand
         var sharegpt = new Option<string?>("--sharegpt") { Description = $"ShareGPT conversations (JSON). Default: fixtures/{Fixtures.MarkerFile}" };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Llama 3 tokenizer.model (tiktoken format). Default: fixtures/llama3/tokenizer.model" };
         var output = new Option<string?>("--out") { Description = "Write the trace (pagedsim-trace/1 JSON) to FILE. Without it only the summary is printed.", HelpName = "FILE" };
+        var multiTurn = new Option<bool>("--multi-turn") { Description = "One request per user turn: prompt = chat-formatted history + the new message (ids kept, for prefix caching); turn K+1 arrives after turn K finishes." };
+        var thinkSteps = new Option<long>("--think-steps") { Description = "With --multi-turn: scheduler steps between a turn's finish and the next turn's arrival.", DefaultValueFactory = _ => 0 };
         var command = new Command("trace", "Tokenize ShareGPT requests with the Llama 3 tokenizer and write their prompt/output lengths as a trace.")
         {
-            sharegpt, tokenizer, output,
+            sharegpt, tokenizer, output, multiTurn, thinkSteps,
         };
-        command.SetAction(parse => Run(
-            parse.GetValue(sharegpt) ?? Fixtures.Path(Fixtures.MarkerFile),
-            parse.GetValue(tokenizer) ?? Fixtures.Path("llama3/tokenizer.model"),
-            parse.GetValue(output),
-            Console.Out));
+        command.SetAction(parse =>
+        {
+            string sharegptPath = parse.GetValue(sharegpt) ?? Fixtures.Path(Fixtures.MarkerFile);
+            string tokenizerPath = parse.GetValue(tokenizer) ?? Fixtures.Path("llama3/tokenizer.model");
+            long think = parse.GetValue(thinkSteps);
+            if (think < 0) throw new UserError($"--think-steps: must not be negative, got {think}");
+            if (!parse.GetValue(multiTurn))
+            {
+                if (parse.GetResult(thinkSteps) is { Implicit: false }) throw new UserError("--think-steps: applies to --multi-turn only");
+                return Run(sharegptPath, tokenizerPath, parse.GetValue(output), Console.Out);
+            }
+            return RunMultiTurn(sharegptPath, tokenizerPath, parse.GetValue(output), think, Console.Out);
+        });
         return command;
+    }
+
+    /// <summary>Written into a multi-turn trace's "tokenizer" field.</summary>
+    public const string MultiTurnTokenizerDescription =
+        "Llama 3 tokenizer.model (Meta); prompt_ids: encode_dialog_prompt of every earlier message (user and assistant alternating) plus the new user message; output_tokens: stripped answer plus the closing eot_id";
+
+    /// <summary>Builds a multi-turn trace (<see cref="ShareGptMultiTurnBuilder"/>), writes it, prints a summary line.</summary>
+    internal static int RunMultiTurn(string sharegptPath, string tokenizerPath, string? outPath, long thinkSteps, TextWriter console)
+    {
+        IReadOnlyList<ShareGptConversation> conversations;
+        Llama3Tokenizer tokenizer;
+        try
+        {
+            conversations = ShareGptLoader.LoadConversations(sharegptPath);
+            tokenizer = Llama3Tokenizer.Load(tokenizerPath);
+        }
+        catch (ShareGptFormatException e)
+        {
+            throw new UserError(e.Message, Cli.BadInput, e);
+        }
+        catch (TokenizerLoadException e)
+        {
+            throw new UserError(e.Message, Cli.BadInput, e);
+        }
+        MultiTurnTrace built = ShareGptMultiTurnBuilder.Build(conversations, tokenizer, Path.GetFileName(sharegptPath), thinkSteps, ServeTraceCommand.MaxSequenceLength);
+        IReadOnlyList<TraceRequest> r = built.Trace.Requests;
+        if (r.Count == 0) throw new UserError($"{sharegptPath}: no conversation has a recorded answer (second message), so no output lengths");
+        if (outPath is not null) AtomicFile.WriteAllText(outPath, TraceFile.ToJson(built.Trace, MultiTurnTokenizerDescription));
+        int[] prompts = r.Select(x => x.PromptTokens).Order().ToArray();
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{r.Count} turns of {built.Conversations} conversations from {built.Trace.Source} (up to {r.Max(x => x.Turn)} turns; "
+            + $"{built.UnansweredTurns} unanswered, {built.DroppedTurns} over {ServeTraceCommand.MaxSequenceLength} tokens left out; think {thinkSteps} steps): "
+            + $"prompt {prompts.Sum(x => (long)x)} tokens (p50 {Percentile(prompts, 50)}, p90 {Percentile(prompts, 90)}), "
+            + $"output {r.Sum(x => (long)x.OutputTokens)} tokens{(outPath is null ? "" : $" -> {outPath}")}"));
+        if (outPath is null) Console.Error.WriteLine("(nothing written: pass --out FILE to write the trace)");
+        return 0;
     }
 
     /// <summary>Builds the trace, writes it when <paramref name="outPath"/> is given, prints the summary line.</summary>

@@ -69,6 +69,26 @@ public sealed class ServeTraceCommandTests : IDisposable
         Assert.Contains("samples equal to the independent run token for token: 9/9", console.ToString());
     }
 
+    [Fact]
+    public void PrefixCachingRunReportsTheMeasuredAndPredictedHitRate()
+    {
+        string json = Path.Combine(_dir, "prefix.json"), trace = Path.Combine(_dir, "multi.trace.json");
+        TraceRequest[] turns = PrefixCachingServingTests.ShortConversations(int.MaxValue); // the trace's own ids
+        File.WriteAllText(trace, TraceFile.ToJson(new Trace(turns, "short conversations", ThinkSteps: 0)));
+        var console = new StringWriter();
+
+        int rc = ServeTraceCommand.Run(Settings(trace: trace, blocks: 20, blockSize: 16, json: json) with { PrefixCaching = true }, console);
+
+        Assert.Equal(0, rc);
+        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(json));
+        JsonElement prefix = doc.RootElement.GetProperty("prefix_cache");
+        Assert.True(prefix.GetProperty("cached_tokens").GetInt64() > 0);
+        Assert.Equal(prefix.GetProperty("predicted_cached_tokens").GetInt64(), prefix.GetProperty("cached_tokens").GetInt64());
+        Assert.Equal(doc.RootElement.GetProperty("prediction").GetProperty("steps").GetInt64(), doc.RootElement.GetProperty("steps").GetInt64());
+        Assert.Contains("prompts are the trace's ids (mod 256)", console.ToString());
+        Assert.Contains("% predicted", console.ToString());
+    }
+
     // Block bytes of the tiny model: 2 (K, V) × 2 layers × 2 KV heads × 128 head dim × 4 bytes × 4 tokens = 16,384.
     // r4 (30 + 4 tokens) is admitted into 8 blocks with 31 tokens, is preempted when it needs a ninth at 33, and can
     // then never be recomputed.
