@@ -18,7 +18,9 @@ namespace PagedSim.Allocator.Simulation;
 /// empty slots of every table's last block, finished tables included; naive: (max length − answer tokens) per
 /// request), or null in continuous mode.</param>
 /// <param name="Timeline">State after every step where something changed (empty unless asked for).</param>
+/// <param name="Timing">Predicted time (null unless asked for, when the run does not fit, for the seed's timeline,
+/// or when the GPU has no performance figures).</param>
 public sealed record RunResult(
     string Cache, bool Fits, LimitReason Reason, string? Failure, int Requests, int Completed, long Steps, int Preemptions,
     long CapacityUnits, long CapacityBytes, long OverheadBytes, KvStats Peak, KvStats Average, long? SeedFragmentedBytes,
-    IReadOnlyList<TimelinePoint> Timeline);
+    IReadOnlyList<TimelinePoint> Timeline, TimingResult? Timing = null);
