@@ -23,11 +23,12 @@ internal static class SimulateCommand
         var mode = new Option<string>("--mode") { Description = "static (all start together, the seed's experiment) or continuous (waiting queue, preemption)", DefaultValueFactory = _ => "static" };
         var seedCompat = new Option<bool>("--seed-compat") { Description = "Paged exactly as the seed: pool of (8192 / block size) × 5 blocks, random blocks, finished requests keep one block" };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON" };
-        var plot = new Option<string?>("--plot") { Description = "Write a PNG of KV memory over time, naive against paged" };
+        var plot = new Option<string?>("--plot") { Description = "Write a PNG of KV memory over time, naive against paged (with --sweep: largest batch and tokens/s across the GPUs)" };
+        var sweep = new Option<string?>("--sweep") { Description = "Across GPUs: gpu-mem=FROM:TO[:STEP] or gpu-mem=SIZE,SIZE,… (the --gpu chip with each memory size), or gpu=NAME,NAME,… / gpu=all" };
 
         var command = new Command("simulate", "Predict KV-cache fragmentation and the largest batch for a GPU, paged against naive, from a length trace");
         setup.AddTo(command);
-        foreach (Option o in new Option[] { trace, requests, synthetic, seed, blockSize, mode, seedCompat, json, plot }) command.Options.Add(o);
+        foreach (Option o in new Option[] { trace, requests, synthetic, seed, blockSize, mode, seedCompat, json, plot, sweep }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             MemoryModel memory = setup.Resolve(parse);
@@ -48,6 +49,8 @@ internal static class SimulateCommand
             var config = new SimulationConfig(memory, parse.GetValue(blockSize), simulationMode, parse.GetValue(seedCompat), SchedulerOptions.Default, randomSeed);
             Validate(config);
             string? plotPath = parse.GetValue(plot);
+            if (parse.GetValue(sweep) is string sweepText)
+                return Sweep(config, source, sweepText, parse.GetValue(setup.Gpu), parse.GetValue(json), plotPath);
             SimulationReport report = Guard(() => SimulationReport.Create(config, source, batch, keepTimeline: true));
             string text = parse.GetValue(json) ? ReportJson.Format(report) : ReportText.Format(report);
             // The plot first: a bad path then fails before anything is printed.
@@ -56,6 +59,20 @@ internal static class SimulateCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary><c>--sweep</c>: the largest batches and their predicted speed across GPUs.</summary>
+    private static int Sweep(SimulationConfig config, Trace trace, string sweepText, string? gpuName, bool json, string? plotPath)
+    {
+        // A memory sweep keeps the --gpu chip (its time figures); without --gpu, sizes alone have none.
+        GpuSpec? chip = gpuName is null ? null : GpuSpec.FindPreset(gpuName);
+        IReadOnlyList<GpuSpec> gpus = SweepSpec.Parse(sweepText, chip);
+        if (config.SeedCompatible) throw new UserError("--sweep: not with --seed-compat (its pool does not grow with memory)");
+        IReadOnlyList<SweepPoint> points = Guard(() => new ProgressDisplay(ProgressDisplay.IsTerminal, Console.Error).Run("sweep", update =>
+            GpuSweep.Run(config, trace, gpus, i => update($"{i + 1}/{gpus.Count} GPUs: {gpus[i].Name}"))));
+        if (plotPath is not null) SweepPlot.Save(config, points, sweepText.TrimStart().StartsWith("gpu-mem", StringComparison.OrdinalIgnoreCase), plotPath);
+        Console.Out.Write(json ? SweepOutput.Json(config, trace.Source, points) : SweepOutput.Text(config, trace.Source, points));
+        return 0;
     }
 
     /// <summary>Reads a trace, or the committed ShareGPT trace; problems become one line.</summary>
