@@ -26,7 +26,7 @@ internal static class BenchStepCommand
     public static Command Create()
     {
         var batches = new Option<string>("--batch") { Description = "Batch sizes, comma-separated.", DefaultValueFactory = _ => "1,8,49" };
-        var context = new Option<int>("--context") { Description = "Tokens already in each sequence's cache.", DefaultValueFactory = _ => 512 };
+        var context = new Option<string>("--context") { Description = "Tokens already in each sequence's cache, comma-separated (two or more separate bandwidth from per-sequence costs in the time model's calibration).", DefaultValueFactory = _ => "512" };
         var steps = new Option<int>("--steps") { Description = "Timed steps per measurement (after 5 warm-up steps).", DefaultValueFactory = _ => 50 };
         var device = new Option<string>("--device") { Description = "auto (CUDA if available, else CPU), cuda or cpu.", DefaultValueFactory = _ => "auto" };
         device.AcceptOnlyFromAmong("auto", "cuda", "cpu");
@@ -42,16 +42,20 @@ internal static class BenchStepCommand
         {
             batches, context, steps, device, shape, kernels, attention, bandwidth, json,
         };
-        command.SetAction(parse => Run(parse.GetValue(batches)!, parse.GetValue(context), parse.GetValue(steps), parse.GetValue(device)!,
+        command.SetAction(parse => Run(parse.GetValue(batches)!, parse.GetValue(context)!, parse.GetValue(steps), parse.GetValue(device)!,
             parse.GetValue(shape), parse.GetValue(kernels)!, parse.GetValue(attention)!, parse.GetValue(bandwidth), parse.GetValue(json), Console.Out));
         return command;
     }
 
     internal static int Run(string batchList, int context, int steps, string deviceChoice, string? shape, string kernelsChoice,
+        string attentionChoice, double peakTbPerSecond, string? jsonPath, TextWriter console) =>
+        Run(batchList, context.ToString(CultureInfo.InvariantCulture), steps, deviceChoice, shape, kernelsChoice, attentionChoice, peakTbPerSecond, jsonPath, console);
+
+    internal static int Run(string batchList, string contextList, int steps, string deviceChoice, string? shape, string kernelsChoice,
         string attentionChoice, double peakTbPerSecond, string? jsonPath, TextWriter console)
     {
         int[] batches = ParseBatches(batchList);
-        if (context < 1 || context > 8000) throw new UserError($"--context: must be 1 to 8000, got {context}");
+        int[] contexts = ParseContexts(contextList);
         if (steps < 1) throw new UserError($"--steps: must be positive, got {steps}");
         if (peakTbPerSecond <= 0) throw new UserError($"--peak-bandwidth: must be positive, got {peakTbPerSecond}");
         if (jsonPath is not null && Path.GetDirectoryName(Path.GetFullPath(jsonPath)) is string dir && !Directory.Exists(dir))
@@ -75,6 +79,8 @@ internal static class BenchStepCommand
             $"| batch | context | ms/step (sync, as generation) | CPU queue ms | ms/step (back to back) | GB read | TB/s | roofline ms at {peakTbPerSecond} TB/s | × roofline |"));
         console.WriteLine("|---|---|---|---|---|---|---|---|---|");
         var rows = new List<Dictionary<string, object>>();
+        var points = new List<Dictionary<string, object>>();
+        foreach (int context in contexts)
         foreach (int batch in batches)
         {
             (double syncMs, double queueMs, double pipelinedMs) = Measure(model, attention, batch, context, steps);
@@ -87,6 +93,8 @@ internal static class BenchStepCommand
                 ["batch"] = batch, ["context"] = context, ["syncMsPerStep"] = Math.Round(syncMs, 3), ["cpuQueueMs"] = Math.Round(queueMs, 3),
                 ["backToBackMsPerStep"] = Math.Round(pipelinedMs, 3), ["bytesRead"] = bytes, ["rooflineMs"] = Math.Round(rooflineMs, 3),
             });
+            // Exactly what the time model's calibration reads (StepTimeCalibration.ReadDecodePoints).
+            points.Add(new Dictionary<string, object> { ["batch"] = batch, ["context"] = context, ["seconds"] = pipelinedMs / 1e3 });
         }
         if (jsonPath is not null)
         {
@@ -94,6 +102,7 @@ internal static class BenchStepCommand
             {
                 ["format"] = "pagedsim-bench-step/1", ["device"] = deviceName, ["shape"] = shape, ["dtype"] = dtype.ToString(),
                 ["attention"] = attention.Name, ["kernels"] = layerKernels.Name, ["peakBandwidthTBps"] = peakTbPerSecond, ["results"] = rows,
+                ["calibration_points"] = points,
             };
             AtomicFile.WriteAllText(jsonPath, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }) + "\n");
         }
@@ -153,6 +162,19 @@ internal static class BenchStepCommand
         _ = next.cpu();
         double pipelined = Stopwatch.GetElapsedTime(t0).TotalSeconds;
         return (total / steps * 1e3, queue / steps * 1e3, pipelined / steps * 1e3);
+    }
+
+    private static int[] ParseContexts(string list)
+    {
+        var result = new List<int>();
+        foreach (string part in list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int c) || c < 1 || c > 8000)
+                throw new UserError($"--context: must be 1 to 8000, got {part}");
+            result.Add(c);
+        }
+        if (result.Count == 0) throw new UserError("--context: give at least one context");
+        return [.. result];
     }
 
     private static int[] ParseBatches(string list)

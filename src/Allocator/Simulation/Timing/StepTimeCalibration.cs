@@ -97,6 +97,25 @@ public sealed record StepTimeCalibration(
             [.. Runs.Select(r => { TimingResult t = StaticTiming.Run(fitted, r.Requests, r.MaxPrefillTokens); return (r, t.PrefillSeconds, t.DecodeSeconds); })]);
     }
 
+    /// <summary>The decode points of a <c>bench-step --json</c> file (its <c>calibration_points</c>: batch, context,
+    /// seconds a step back to back).</summary>
+    /// <exception cref="FormatException">Not such a document.</exception>
+    public static IReadOnlyList<DecodePoint> ReadDecodePoints(string json)
+    {
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(json);
+            if (!doc.RootElement.TryGetProperty("calibration_points", out var points))
+                throw new FormatException("no \"calibration_points\" (write it with bench-step --json)");
+            return [.. points.EnumerateArray().Select(p => new DecodePoint(
+                p.GetProperty("batch").GetInt32(), p.GetProperty("context").GetInt32(), p.GetProperty("seconds").GetDouble()))];
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            throw new FormatException($"not a bench-step document: {e.Message.Split('\n')[0]}", e);
+        }
+    }
+
     /// <summary>The pass a decode point measures: each sequence reads its context and its new token.</summary>
     public static ForwardPass DecodePass(DecodePoint point)
     {
