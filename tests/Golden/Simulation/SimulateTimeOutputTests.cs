@@ -5,13 +5,6 @@ using PagedSim.Runner;
 
 namespace PagedSim.Golden.Tests.Simulation;
 
-/// <summary>Tests that capture <see cref="Console.Out"/> (where <c>simulate</c> prints) run alone.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class ConsoleCaptureCollection
-{
-    public const string Name = "captures Console.Out";
-}
-
 /// <summary><c>simulate</c>'s time figures in text and JSON, and <c>--sweep</c>'s table, JSON, plot and bad syntax.</summary>
 [Collection(ConsoleCaptureCollection.Name)]
 public sealed class SimulateTimeOutputTests
