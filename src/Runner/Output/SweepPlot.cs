@@ -27,7 +27,8 @@ internal static class SweepPlot
         }
         plot.YLabel("largest static batch (requests)");
         MemoryModel m = config.Memory;
-        string chip = byMemory && points.Count > 0 ? $" on {points[0].Gpu.Name.Split(" with ")[0]}" : "";
+        string chip = byMemory && points.Count > 0 && points[0].Gpu.Name.Contains(" with ", StringComparison.Ordinal)
+            ? $" on {points[0].Gpu.Name.Split(" with ")[0]}" : "";
         plot.Title($"{m.Model.Name} {m.DType}{(m.TensorParallel > 1 ? $" ×{m.TensorParallel}" : "")}{chip}, block {config.BlockSize}: largest batch and speed, naive vs paged");
         plot.ShowLegend(Alignment.UpperLeft);
         PlotFont.Apply(plot);
