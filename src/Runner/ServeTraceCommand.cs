@@ -101,7 +101,9 @@ internal static class ServeTraceCommand
         ContinuousPrediction prediction;
         try
         {
-            prediction = ContinuousPrediction.Simulate(llama.Config, elementBytes, poolBlocks, s.BlockSize, MaxSequenceLength, options, lengths);
+            // On a known GPU the prediction carries time (the simulator's time model) beside steps and blocks.
+            GpuSpec? chip = dev.type == DeviceType.CUDA && RunDeviceMemory.Name() is string name ? GpuSpec.MatchDevice(name) : null;
+            prediction = ContinuousPrediction.Simulate(llama.Config, elementBytes, poolBlocks, s.BlockSize, MaxSequenceLength, options, lengths, chip);
         }
         catch (ArgumentException e)
         {

@@ -211,6 +211,32 @@ public class TimeModelTests
     }
 
     [Fact]
+    public void Serve_trace_predictions_carry_time_on_a_known_gpu()
+    {
+        // serve-trace's prediction: the continuous run through exactly the run's pool, and the static waves
+        // (as many requests as fit at full length, in order) each timed as a static batch.
+        TraceRequest[] requests = [.. TestTraces.ShareGpt.Requests];
+        const int blocks = 64, blockSize = 256;
+        var prediction = PagedSim.Model.Generation.ContinuousPrediction.Simulate(PagedSim.Model.Synthetic.SyntheticShapes.Llama3_8B, 2, blocks,
+            blockSize, 8192, SchedulerOptions.Default, requests, GpuSpec.H200);
+        Assert.NotNull(prediction.Simulation.Timing);
+        Assert.Equal(requests.Sum(r => (long)r.OutputTokens), prediction.Simulation.Timing.GeneratedTokens);
+        StepTimeModel model = StepTimeModel.For(Memory())!;
+        double waves = 0;
+        for (int start = 0; start < requests.Length;)
+        {
+            int end = start, used = 0;
+            while (end < requests.Length && used + (requests[end].TotalTokens + blockSize - 1) / blockSize <= blocks)
+                used += (requests[end++].TotalTokens + blockSize - 1) / blockSize;
+            waves += StaticTiming.Run(model, [.. requests[start..end].Select(r => (r.PromptTokens, r.OutputTokens))]).WallSeconds;
+            start = end;
+        }
+        Assert.Equal(waves, prediction.StaticWavesSeconds!.Value, waves * 1e-12);
+        Assert.Null(PagedSim.Model.Generation.ContinuousPrediction.Simulate(PagedSim.Model.Synthetic.SyntheticShapes.Llama3_8B, 2, blocks,
+            blockSize, 8192, SchedulerOptions.Default, requests).Simulation.Timing);
+    }
+
+    [Fact]
     public void Percentiles_interpolate_between_order_statistics()
     {
         double[] values = [5, 1, 4, 2, 3];
