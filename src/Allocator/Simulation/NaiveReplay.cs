@@ -8,7 +8,7 @@ namespace PagedSim.Allocator.Simulation;
 /// </summary>
 internal static class NaiveReplay
 {
-    public static RunResult Run(SimulationConfig config, IReadOnlyList<TraceRequest> requests, bool keepTimeline)
+    public static RunResult Run(SimulationConfig config, IReadOnlyList<TraceRequest> requests, bool keepTimeline, StepTimeModel? time)
     {
         MemoryModel memory = config.Memory;
         KvLayout layout = memory.Layout;
@@ -30,8 +30,9 @@ internal static class NaiveReplay
         if (config.Mode == SimulationMode.Continuous)
         {
             if (capacity == 0) return Result(false, LimitReason.MaxLengthReservations, TooLarge(requests[0]), 0, null);
-            int done = Continuous(config, requests, naive, recorder);
-            return Result(true, LimitReason.None, null, done, null);
+            var timing = time is null ? null : new TimeRecorder(time, requests);
+            int done = Continuous(config, requests, naive, recorder, timing);
+            return Result(true, LimitReason.None, null, done, null) with { Timing = timing?.Result() };
         }
 
         for (int i = 0; i < requests.Count; i++)
@@ -44,7 +45,8 @@ internal static class NaiveReplay
         Static(config, requests, naive, recorder);
         long seedFragmented = 0;
         foreach (TraceRequest r in requests) seedFragmented += (long)(maxLength - (r.OutputTokens - 1)) * layout.BytesPerToken;
-        return Result(true, LimitReason.None, null, requests.Count, seedFragmented);
+        RunResult run = Result(true, LimitReason.None, null, requests.Count, seedFragmented);
+        return run with { Timing = Simulator.StaticTime(config, requests, run, time) };
     }
 
     private static void Static(SimulationConfig config, IReadOnlyList<TraceRequest> requests, NaiveAllocator naive, RunRecorder recorder)
@@ -75,7 +77,8 @@ internal static class NaiveReplay
         if (previous < end) recorder.Record(end, naive.Count, naive.ReservedSlots, filled + rate * (end - previous), rate, naive.Count, 0);
     }
 
-    private static int Continuous(SimulationConfig config, IReadOnlyList<TraceRequest> requests, NaiveAllocator naive, RunRecorder recorder)
+    private static int Continuous(SimulationConfig config, IReadOnlyList<TraceRequest> requests, NaiveAllocator naive, RunRecorder recorder,
+        TimeRecorder? time)
     {
         var options = config.SchedulerOptions;
         var ends = new PriorityQueue<int, long>();
@@ -84,7 +87,7 @@ internal static class NaiveReplay
         var constant = new long[requests.Count];
         long filledConstant = 0; // Σ over running of (prompt − start + 1): filled(step) = constant + running × step
         int next = 0, completed = 0;
-        long step = 0;
+        long step = 0, previousFilled = 0;
         bool dirty = true;
         while (true)
         {
@@ -98,6 +101,7 @@ internal static class NaiveReplay
             if (naive.Count == 0 && next == requests.Count) break;
             long at = step + 1;
             if (!dirty && ends.TryPeek(out _, out long endStep)) at = endStep;
+            time?.Quiet(at - step - 1, naive.Count, previousFilled);
             step = at;
             int admitted = 0;
             long stepTokens = naive.Count;
@@ -121,6 +125,20 @@ internal static class NaiveReplay
             }
             long filled = filledConstant + naive.Count * step;
             recorder.Record(step, naive.Count, naive.ReservedSlots, filled, naive.Count, naive.Count, requests.Count - next);
+            if (time is not null)
+            {
+                long admittedTokens = 0;
+                for (int a = next - admitted; a < next; a++)
+                {
+                    time.Admit(requests[a].PromptTokens);
+                    admittedTokens += requests[a].PromptTokens + 1;
+                }
+                long decoding = naive.Count - admitted;
+                time.EndStep(decoding, filled - admittedTokens - decoding);
+                for (int a = next - admitted; a < next; a++) time.FirstToken(a);
+                foreach (int r in releasing) time.Finish(r);
+                previousFilled = filled;
+            }
             dirty = admitted > 0 || releasing.Count > 0;
         }
         return completed;

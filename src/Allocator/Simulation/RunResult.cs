@@ -19,7 +19,9 @@ namespace PagedSim.Allocator.Simulation;
 /// request), or null in continuous mode.</param>
 /// <param name="Timeline">State after every step where something changed (empty unless asked for).</param>
 /// <param name="PrefixCache">What prefix caching saved (continuous mode with prefix caching), else null.</param>
+/// <param name="Timing">Predicted time (null unless asked for, when the run does not fit, for the seed's timeline,
+/// or when the GPU has no performance figures).</param>
 public sealed record RunResult(
     string Cache, bool Fits, LimitReason Reason, string? Failure, int Requests, int Completed, long Steps, int Preemptions,
     long CapacityUnits, long CapacityBytes, long OverheadBytes, KvStats Peak, KvStats Average, long? SeedFragmentedBytes,
-    IReadOnlyList<TimelinePoint> Timeline, PrefixCacheStats? PrefixCache = null);
+    IReadOnlyList<TimelinePoint> Timeline, PrefixCacheStats? PrefixCache = null, TimingResult? Timing = null);

@@ -12,13 +12,15 @@ public static class Simulator
     /// <summary>Largest pool simulated (its bookkeeping takes about 12 bytes a block).</summary>
     public const int MaxBlocks = 1 << 25;
 
-    /// <summary>Replays <paramref name="requests"/> through the paged cache.</summary>
+    /// <summary>Replays <paramref name="requests"/> through the paged cache; with <paramref name="predictTime"/> it
+    /// also predicts the run's time (<see cref="RunResult.Timing"/>).</summary>
     /// <param name="config">The setup.</param>
     /// <param name="requests">The requests, in arrival order.</param>
     /// <param name="keepTimeline">Record the state after every processed step.</param>
     /// <param name="thinkSteps">Null: every request arrives at the start; else (continuous mode) each later turn of a
     /// conversation arrives this many steps after the previous one finishes (<see cref="TraceArrivals"/>).</param>
-    public static RunResult RunPaged(SimulationConfig config, IReadOnlyList<TraceRequest> requests, bool keepTimeline = false, long? thinkSteps = null)
+    /// <param name="predictTime">Also predict the run's time.</param>
+    public static RunResult RunPaged(SimulationConfig config, IReadOnlyList<TraceRequest> requests, bool keepTimeline = false, long? thinkSteps = null, bool predictTime = false)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
@@ -46,16 +48,25 @@ public static class Simulator
 
         var cache = new KvCacheManager(new KvCacheOptions(blocks, config.BlockSize, config.MaxSequenceLength,
             config.SeedCompatible ? AllocationPolicy.SeedCompatible : AllocationPolicy.Default, config.RandomSeed, config.PrefixCaching));
-        if (config.Mode == SimulationMode.Static) return RunStatic(config, requests, cache, layout, recorder, Result);
-        return RunContinuous(config, requests, cache, recorder, thinkSteps, (fits, reason, failure, completed, preemptions, seedFragmented, scheduler) =>
-        {
-            if (config.PrefixCaching)
-                prefix = new PrefixCacheStats(scheduler.AdmittedTokens, scheduler.CachedTokens, cache.Prefix!.Evictions);
-            return Result(fits, reason, failure, completed, preemptions, seedFragmented);
-        });
+        StepTimeModel? time = predictTime ? StepTimeModel.For(memory) : null;
+        if (config.Mode == SimulationMode.Continuous)
+            return RunContinuous(config, requests, cache, recorder, thinkSteps, time is null ? null : new TimeRecorder(time, requests),
+                (fits, reason, failure, completed, preemptions, seedFragmented, scheduler) =>
+                {
+                    if (config.PrefixCaching)
+                        prefix = new PrefixCacheStats(scheduler.AdmittedTokens, scheduler.CachedTokens, cache.Prefix!.Evictions);
+                    return Result(fits, reason, failure, completed, preemptions, seedFragmented);
+                });
+        RunResult run = RunStatic(config, requests, cache, layout, recorder, Result);
+        return run with { Timing = StaticTime(config, requests, run, time) };
     }
 
     private delegate RunResult ContinuousResultFactory(bool fits, LimitReason reason, string? failure, int completed, int preemptions, long? seedFragmented, Scheduler scheduler);
+
+    /// <summary>A static batch's time when it fits (not for the seed's position-by-position timeline).</summary>
+    internal static TimingResult? StaticTime(SimulationConfig config, IReadOnlyList<TraceRequest> requests, RunResult run, StepTimeModel? time) =>
+        time is null || !run.Fits || config.SeedCompatible || requests.Count == 0 ? null
+            : StaticTiming.Run(time, [.. requests.Select(r => (r.PromptTokens, r.OutputTokens))], config.SchedulerOptions.MaxTokensPerStep);
 
     private delegate RunResult ResultFactory(bool fits, LimitReason reason, string? failure, int completed, int preemptions, long? seedFragmented);
 
@@ -88,7 +99,7 @@ public static class Simulator
     }
 
     private static RunResult RunContinuous(SimulationConfig config, IReadOnlyList<TraceRequest> requests, KvCacheManager cache,
-        RunRecorder recorder, long? thinkSteps, ContinuousResultFactory factory)
+        RunRecorder recorder, long? thinkSteps, TimeRecorder? time, ContinuousResultFactory factory)
     {
         var scheduler = new Scheduler(cache, config.SchedulerOptions);
         RunResult result(bool fits, LimitReason reason, string? failure, int completed, int preemptions, long? seedFragmented) =>
@@ -100,30 +111,50 @@ public static class Simulator
             scheduler.Submit(r.PromptTokens, r.OutputTokens, config.PrefixCaching ? r.PromptIds : null, after[i], thinkSteps ?? 0);
         }
         int completed = 0;
+        long previousStep = 0, previousRunning = 0, previousFilled = 0;
         try
         {
             while (true)
             {
                 SchedulerStep step = scheduler.Advance(long.MaxValue);
                 if (step.Steps == 0) break;
-                recorder.Record(step.Step, cache.UsedBlocks, cache.ReservedSlots, scheduler.FilledSlots, scheduler.GrowthRate,
+                long filled = scheduler.FilledSlots;
+                recorder.Record(step.Step, cache.UsedBlocks, cache.ReservedSlots, filled, scheduler.GrowthRate,
                     scheduler.RunningCount, scheduler.WaitingCount);
                 completed += step.Finished;
+                if (time is null) continue;
+                // Quiet steps since the last processed one: the same sequences, each one token longer a step (a
+                // request's new token included, it reads what it held after the previous step).
+                time.Quiet(step.Step - previousStep - 1, previousRunning, previousFilled);
+                long admittedTokens = 0;
+                foreach (int a in scheduler.Admitted)
+                {
+                    int tokens = requests[a].PromptTokens + scheduler.Generated(a) - 1; // prompt + tokens before a preemption
+                    // Prefix-cache hits are read, not computed: the pass prices the uncached tokens.
+                    time.Admit(tokens - scheduler.CachedTokensOf(a));
+                    admittedTokens += tokens + 1;
+                }
+                long decoding = scheduler.RunningCount - scheduler.Admitted.Count;
+                time.EndStep(decoding, filled - admittedTokens - decoding);
+                foreach (int a in scheduler.Admitted) time.FirstToken(a);
+                foreach (int f in scheduler.Finished) time.Finish(f);
+                (previousStep, previousRunning, previousFilled) = (step.Step, scheduler.RunningCount, filled);
             }
         }
         catch (RequestTooLargeException e)
         {
             return result(false, LimitReason.RequestTooLarge, $"request {requests[e.Request].Id}: {e.Message}", completed, scheduler.Preemptions, null);
         }
-        return result(true, LimitReason.None, null, completed, scheduler.Preemptions, null);
+        return result(true, LimitReason.None, null, completed, scheduler.Preemptions, null) with { Timing = time?.Result() };
     }
 
-    /// <summary>Replays <paramref name="requests"/> through contiguous max-length reservations.</summary>
-    public static RunResult RunNaive(SimulationConfig config, IReadOnlyList<TraceRequest> requests, bool keepTimeline = false)
+    /// <summary>Replays <paramref name="requests"/> through contiguous max-length reservations; with
+    /// <paramref name="predictTime"/> it also predicts the run's time.</summary>
+    public static RunResult RunNaive(SimulationConfig config, IReadOnlyList<TraceRequest> requests, bool keepTimeline = false, bool predictTime = false)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
-        return NaiveReplay.Run(config, requests, keepTimeline);
+        return NaiveReplay.Run(config, requests, keepTimeline, predictTime ? StepTimeModel.For(config.Memory) : null);
     }
 
     /// <summary>

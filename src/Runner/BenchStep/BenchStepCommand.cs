@@ -24,7 +24,7 @@ internal static class BenchStepCommand
     public static Command Create()
     {
         var batches = new Option<string>("--batch") { Description = "Batch sizes, comma-separated.", DefaultValueFactory = _ => "1,8,49" };
-        var context = new Option<int>("--context") { Description = "Tokens already in each sequence's cache.", DefaultValueFactory = _ => 512 };
+        var context = new Option<string>("--context") { Description = "Tokens already in each sequence's cache, comma-separated (two or more separate bandwidth from per-sequence costs in the time model's calibration).", DefaultValueFactory = _ => "512" };
         var steps = new Option<int>("--steps") { Description = "Timed steps per measurement (after 5 warm-up steps).", DefaultValueFactory = _ => 50 };
         var device = CommonOptions.Device();
         var model = new Option<string?>("--model") { Description = $"Shape of the synthetic weights: {SyntheticModels.Known} (default: llama3-8b on CUDA, tiny on the CPU)." };
@@ -37,21 +37,26 @@ internal static class BenchStepCommand
         {
             batches, context, steps, device, model, kernels, attention, blockSize, bandwidth, json,
         };
-        command.SetAction(parse => Run(parse.GetValue(batches)!, parse.GetValue(context), parse.GetValue(steps), parse.GetValue(device)!,
+        command.SetAction(parse => Run(parse.GetValue(batches)!, parse.GetValue(context)!, parse.GetValue(steps), parse.GetValue(device)!,
             parse.GetValue(model), parse.GetValue(kernels)!, parse.GetValue(attention)!, parse.GetValue(bandwidth), parse.GetValue(json), Console.Out,
             parse.GetValue(blockSize)));
         return command;
     }
 
     internal static int Run(string batchList, int context, int steps, string deviceChoice, string? shape, string kernelsChoice,
+        string attentionChoice, double? peakTbPerSecond, string? jsonPath, TextWriter console, int blockSize = CommonOptions.DefaultBlockSize) =>
+        Run(batchList, context.ToString(CultureInfo.InvariantCulture), steps, deviceChoice, shape, kernelsChoice, attentionChoice, peakTbPerSecond, jsonPath, console, blockSize);
+
+    internal static int Run(string batchList, string contextList, int steps, string deviceChoice, string? shape, string kernelsChoice,
         string attentionChoice, double? peakTbPerSecond, string? jsonPath, TextWriter console, int blockSize = CommonOptions.DefaultBlockSize)
     {
         int[] batches = ParseBatches(batchList);
-        if (context < 1 || context > 8000) throw new UserError($"--context: must be 1 to 8000, got {context}");
+        int[] contexts = ParseContexts(contextList);
         if (steps < 1) throw new UserError($"--steps: must be positive, got {steps}");
         // Each measurement appends warm-up + 2 × steps tokens to every sequence: all within the 8,192 positions.
-        if (context + 6 + 2L * steps > 8192)
-            throw new UserError($"--steps: {steps:N0} steps after a context of {context:N0} run past 8,192 positions (context + 2 × steps + 6 must fit); use at most {(8192 - 6 - context) / 2:N0}");
+        int longest = contexts.Max();
+        if (longest + 6 + 2L * steps > 8192)
+            throw new UserError($"--steps: {steps:N0} steps after a context of {longest:N0} run past 8,192 positions (context + 2 × steps + 6 must fit); use at most {(8192 - 6 - longest) / 2:N0}");
         if (peakTbPerSecond is <= 0) throw new UserError($"--peak-bandwidth: must be positive, got {peakTbPerSecond}");
         if (blockSize < 1 || blockSize > 8192) throw new UserError($"--block-size: must be 1 to 8,192 tokens, got {blockSize}");
         OutputPath.Check("--json", jsonPath, allowStdout: true);
@@ -78,6 +83,8 @@ internal static class BenchStepCommand
             $"| batch | context | ms/step (sync, as generation) | CPU queue ms | ms/step (back to back) | GB read | TB/s | roofline ms{(peakTbPerSecond is double p ? $" at {p} TB/s" : " (no bandwidth known for this device; --peak-bandwidth)")} | × roofline |"));
         console.WriteLine("|---|---|---|---|---|---|---|---|---|");
         var rows = new List<Dictionary<string, object?>>();
+        var points = new List<Dictionary<string, object>>();
+        foreach (int context in contexts)
         foreach (int batch in batches)
         {
             (double syncMs, double queueMs, double pipelinedMs) = Measure(model, attention, batch, context, steps, blockSize);
@@ -90,6 +97,8 @@ internal static class BenchStepCommand
                 ["batch"] = batch, ["context"] = context, ["syncMsPerStep"] = Math.Round(syncMs, 3), ["cpuQueueMs"] = Math.Round(queueMs, 3),
                 ["backToBackMsPerStep"] = Math.Round(pipelinedMs, 3), ["bytesRead"] = bytes, ["rooflineMs"] = rooflineMs is double rm ? Math.Round(rm, 3) : null,
             });
+            // Exactly what the time model's calibration reads (StepTimeCalibration.ReadDecodePoints).
+            points.Add(new Dictionary<string, object> { ["batch"] = batch, ["context"] = context, ["seconds"] = pipelinedMs / 1e3 });
         }
         if (jsonPath is not null)
         {
@@ -97,6 +106,7 @@ internal static class BenchStepCommand
             {
                 ["format"] = "pagedsim-bench-step/1", ["device"] = deviceName, ["shape"] = shape, ["dtype"] = dtype.ToString(),
                 ["attention"] = attention.Name, ["kernels"] = layerKernels.Name, ["peakBandwidthTBps"] = peakTbPerSecond, ["results"] = rows,
+                ["calibration_points"] = points,
             };
             JsonOutput.Write(jsonPath, JsonOutput.Serialize(doc), console);
         }
@@ -163,6 +173,19 @@ internal static class BenchStepCommand
         _ = next.cpu();
         double pipelined = Stopwatch.GetElapsedTime(t0).TotalSeconds;
         return (total / steps * 1e3, queue / steps * 1e3, pipelined / steps * 1e3);
+    }
+
+    private static int[] ParseContexts(string list)
+    {
+        var result = new List<int>();
+        foreach (string part in list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int c) || c < 1 || c > 8000)
+                throw new UserError($"--context: must be 1 to 8000, got {part}");
+            result.Add(c);
+        }
+        if (result.Count == 0) throw new UserError("--context: give at least one context");
+        return [.. result];
     }
 
     private static int[] ParseBatches(string list)

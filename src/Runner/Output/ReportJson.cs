@@ -25,6 +25,7 @@ internal static class ReportJson
             Model = new { m.Model.Name, Parameters = m.Model.ParameterCount, Dtype = m.DType, WeightBytesPerGpu = m.WeightBytes, KvBytesPerTokenPerGpu = m.Layout.BytesPerToken },
             Gpu = new { m.Gpu.Name, m.Gpu.TotalMemoryBytes, TensorParallel = m.TensorParallel, OverheadFixedBytes = m.Overhead.FixedBytes },
             Scheduler = c.Mode == SimulationMode.Continuous ? c.SchedulerOptions : null,
+            TimeModel = TimeModel(report.TimeParameters),
             Paged = Run(report.Paged, m),
             Naive = Run(report.Naive, m),
             MaxBatch = new { Paged = report.PagedMax, Naive = report.NaiveMax },
@@ -52,7 +53,37 @@ internal static class ReportJson
         r.SeedFragmentedBytes,
         SeedFragmentedShare = r.SeedFragmentedBytes is long b ? (double?)b / m.Gpu.TotalMemoryBytes : null,
         r.PrefixCache,
+        Time = Time(r.Timing),
         Timeline = Thin(r.Timeline, MaxTimelinePoints),
+    };
+
+    /// <summary>The time model's effective figures and where they come from.</summary>
+    public static object? TimeModel(StepTimeParameters? p) => p is null ? null : new
+    {
+        BandwidthBytesPerSecond = p.Bandwidth,
+        MatrixFlopsPerSecond = p.MatrixFlops,
+        PassSeconds = p.PassSeconds,
+        SequenceSeconds = p.SequenceSeconds,
+        NewBatchSizeSeconds = p.ShapeSeconds,
+        InterconnectBytesPerSecond = p.InterconnectBandwidth,
+        p.BandwidthEfficiency,
+        p.MatrixEfficiency,
+        p.Provenance,
+    };
+
+    /// <summary>A run's predicted time, or null.</summary>
+    public static object? Time(TimingResult? t) => t is null ? null : new
+    {
+        t.WallSeconds,
+        t.TokensPerSecond,
+        t.GeneratedTokens,
+        t.PrefillSeconds,
+        t.DecodeSeconds,
+        t.PrefillPasses,
+        t.DecodePasses,
+        MeanDecodeStepSeconds = t.MeanDecodeSeconds,
+        TtftSeconds = new { t.Ttft.P50, t.Ttft.P90 },
+        TpotSeconds = new { t.Tpot.P50, t.Tpot.P90 },
     };
 
     private static object Stats(KvStats s) => new

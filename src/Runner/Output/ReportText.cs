@@ -16,6 +16,7 @@ internal static class ReportText
         sb.AppendLine($"{(c.Mode == SimulationMode.Static ? "Static batch" : "Continuous batching")} of {report.Paged.Requests} request(s) from {report.TraceSource}");
         sb.AppendLine($"  model   {m.Model.Name}: {m.Model.ParameterCount / 1e9:0.00}B parameters, {m.DType}, weights {ByteSize.Gb(m.WeightBytes)} per GPU, KV {m.Layout.BytesPerToken:N0} bytes/token per GPU");
         sb.AppendLine($"  gpu     {m.Gpu.Name}: {total:N0} bytes ({ByteSize.Gb(total)}){(m.TensorParallel > 1 ? $" × {m.TensorParallel} (tensor parallel)" : "")}");
+        sb.AppendLine($"  time    {TimeSource(report)}");
         sb.AppendLine($"  paged   block {c.BlockSize} tokens ({ByteSize.Gb(m.Layout.BytesPerBlock(c.BlockSize))}), {(c.SeedCompatible ? $"seed-compatible: pool of {c.SeedPoolBlocks} blocks, random block choice, finished requests keep a block" : "pool = all memory left beside weights and overhead")}");
         sb.AppendLine();
 
@@ -37,6 +38,14 @@ internal static class ReportText
             ("completed", $"{report.Paged.Completed}/{report.Paged.Requests}", $"{report.Naive.Completed}/{report.Naive.Requests}"),
         };
         if (c.Mode == SimulationMode.Continuous) table.Add(("preemptions", $"{report.Paged.Preemptions:N0}", "0"));
+        if (report.Paged.Timing is not null || report.Naive.Timing is not null)
+        {
+            table.Add(("predicted wall time", Time(report.Paged, t => Seconds(t.WallSeconds)), Time(report.Naive, t => Seconds(t.WallSeconds))));
+            table.Add(("  prefill / decode", Time(report.Paged, Phases), Time(report.Naive, Phases)));
+            table.Add(("tokens/s", Time(report.Paged, t => t.TokensPerSecond.ToString("N1", CultureInfo.InvariantCulture)), Time(report.Naive, t => t.TokensPerSecond.ToString("N1", CultureInfo.InvariantCulture))));
+            table.Add(("TTFT p50 / p90", Time(report.Paged, t => Pair(t.Ttft)), Time(report.Naive, t => Pair(t.Ttft))));
+            table.Add(("TPOT p50 / p90", Time(report.Paged, t => Pair(t.Tpot)), Time(report.Naive, t => Pair(t.Tpot))));
+        }
         table.Add(("max static batch", Max(report.PagedMax), Max(report.NaiveMax)));
         int w0 = table.Max(r => r.Item1.Length), w1 = table.Max(r => r.Item2.Length);
         foreach ((string a, string b, string d) in table) sb.AppendLine($"  {a.PadRight(w0)}  {b.PadRight(w1)}  {d}");
@@ -81,6 +90,27 @@ internal static class ReportText
         LimitReason.SearchLimit => "search limit",
         _ => "fits",
     };
+
+    /// <summary>Where the time figures come from, or why there are none.</summary>
+    public static string TimeSource(SimulationReport report)
+    {
+        if (report.TimeParameters is not StepTimeParameters p) return "not predicted: a memory size alone has no chip figures (add --gpu NAME)";
+        string note = report.Config.SeedCompatible ? "; not predicted for the seed's timeline" : "";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{p.Bandwidth / 1e12:0.00} TB/s, {p.MatrixFlops / 1e12:0} TFLOPS effective, {p.PassSeconds * 1e3:0.00} ms a pass, {p.SequenceSeconds * 1e6:0.0} µs a sequence; {p.Provenance}{note}");
+    }
+
+    /// <summary>Seconds as "1.23 s" or "45.6 ms".</summary>
+    public static string Seconds(double s) => s >= 1
+        ? s.ToString("N2", CultureInfo.InvariantCulture) + " s"
+        : (s * 1e3).ToString("0.00", CultureInfo.InvariantCulture) + " ms";
+
+    private static string Time(RunResult r, Func<TimingResult, string> format) => r.Timing is TimingResult t ? format(t) : "-";
+
+    private static string Phases(TimingResult t) =>
+        $"{Seconds(t.PrefillSeconds)} / {Seconds(t.DecodeSeconds)} ({Seconds(t.MeanDecodeSeconds)} a step)";
+
+    private static string Pair(Percentiles p) => $"{Seconds(p.P50)} / {Seconds(p.P90)}";
 
     private static string Max(MaxBatchResult r) => $"{r.MaxBatch:N0} ({Reason(r.Reason)}){(r.TraceRepeated ? ", trace repeated" : "")}";
 

@@ -9,7 +9,7 @@ namespace PagedSim.Runner.Output;
 internal sealed class SetupOptions(string? modelDescription = null)
 {
     public Option<string?> Gpu { get; } = new("--gpu") { Description = $"GPU preset: {string.Join(", ", GpuSpec.Presets.Select(g => g.Name))} (default rtx4090)" };
-    public Option<string?> GpuMem { get; } = new("--gpu-mem") { Description = "GPU memory of any size instead of a preset: 24GiB, 80GB, 81559MiB or bytes" };
+    public Option<string?> GpuMem { get; } = new("--gpu-mem") { Description = "GPU memory of any size: 24GiB, 80GB, 81559MiB or bytes (with --gpu: that chip with this memory; alone: no time prediction)" };
     public Option<string?> Model { get; } = new("--model")
     {
         Description = (modelDescription ?? "Model: a preset, or a Meta params.json or Hugging Face config.json (or a folder holding one)")
@@ -29,11 +29,10 @@ internal sealed class SetupOptions(string? modelDescription = null)
     public MemoryModel Resolve(ParseResult parse, ModelSpec? modelSpec = null, GpuSpec? deviceGpu = null)
     {
         string? gpuName = parse.GetValue(Gpu), gpuMem = parse.GetValue(GpuMem);
-        if (gpuName is not null && gpuMem is not null) throw new UserError("--gpu and --gpu-mem: give one or the other");
-        GpuSpec gpu = gpuMem is not null ? GpuSpec.OfSize(ParseSize("--gpu-mem", gpuMem), gpuMem)
-            : gpuName is null && deviceGpu is not null ? deviceGpu
-            : GpuSpec.FindPreset(gpuName ?? "rtx4090")
-              ?? throw new UserError($"--gpu: unknown GPU \"{gpuName}\"; known: {string.Join(", ", GpuSpec.Presets.Select(g => g.Name))} (or give --gpu-mem SIZE)");
+        GpuSpec? preset = gpuName is null ? null : GpuSpec.FindPreset(gpuName)
+            ?? throw new UserError($"--gpu: unknown GPU \"{gpuName}\"; known: {string.Join(", ", GpuSpec.Presets.Select(g => g.Name))} (or give --gpu-mem SIZE)");
+        GpuSpec gpu = gpuMem is not null ? WithMemory(preset, ParseSize("--gpu-mem", gpuMem), gpuMem)
+            : preset ?? deviceGpu ?? GpuSpec.Rtx4090;
         ModelSpec model = modelSpec ?? ResolveModel(parse.GetValue(Model) ?? "llama3-8b");
         string dtype = parse.GetValue(DType)!;
         if (!MemoryModel.DTypes.ContainsKey(dtype))
@@ -51,6 +50,12 @@ internal sealed class SetupOptions(string? modelDescription = null)
         var overheadModel = overhead is null ? OverheadModel.Default : new OverheadModel(ParseSize("--overhead", overhead));
         return new MemoryModel(model, gpu, dtype.ToLowerInvariant(), tp, overheadModel);
     }
+
+    /// <summary>A GPU of <paramref name="bytes"/>: <paramref name="chip"/>'s chip (its time figures) with that much
+    /// memory, or a size alone (no time figures) when no chip is named.</summary>
+    public static GpuSpec WithMemory(GpuSpec? chip, long bytes, string label) => chip is null
+        ? GpuSpec.OfSize(bytes, label)
+        : chip with { Name = $"{chip.Name} with {label}", TotalMemoryBytes = bytes, Note = $"{chip.Name}'s chip, memory given on the command line" };
 
     public static long ParseSize(string option, string text)
     {

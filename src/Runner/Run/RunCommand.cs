@@ -83,7 +83,10 @@ internal static class RunCommand
         if (device?.type == DeviceType.CUDA && RunDeviceMemory.Query() is (_, long total))
         {
             deviceName = RunDeviceMemory.Name() ?? "CUDA device 0";
-            gpu = new GpuSpec(deviceName, total, "as the device reports it (cuMemGetInfo)");
+            // A known chip brings its time figures (measured or datasheet-scaled) along with the memory the driver reports.
+            gpu = GpuSpec.MatchDevice(deviceName) is GpuSpec chip
+                ? chip with { Name = deviceName, TotalMemoryBytes = total, Note = $"as the device reports it (cuMemGetInfo); time figures of {chip.Name}" }
+                : new GpuSpec(deviceName, total, "as the device reports it (cuMemGetInfo)");
         }
         ModelSpec? spec = checkpointConfig is null ? (s.SyntheticShape == "tiny" ? Spec(SyntheticShapes.Tiny, "synthetic-tiny") : null)
             : Spec(checkpointConfig, Path.GetFileName(Path.GetFullPath(checkpoint!).TrimEnd('/')));

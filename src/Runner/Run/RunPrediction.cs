@@ -11,7 +11,8 @@ internal sealed record RunPrediction(MemoryModel Memory, int BlockSize, string T
     {
         var config = new SimulationConfig(memory, blockSize);
         SimulateCommand.Validate(config);
-        RunResult paged = SimulateCommand.Guard(() => Simulator.RunPaged(config, requests)), naive = Simulator.RunNaive(config, requests);
+        RunResult paged = SimulateCommand.Guard(() => Simulator.RunPaged(config, requests, predictTime: true)),
+            naive = Simulator.RunNaive(config, requests, predictTime: true);
         MaxBatchResult pagedMax = SimulateCommand.Guard(() => MaxBatchSearch.Run(config, trace, paged: true));
         MaxBatchResult naiveMax = MaxBatchSearch.Run(config, trace, paged: false);
         return new RunPrediction(memory, blockSize, trace.Source, requests.Count > trace.Requests.Count, requests.Count, paged, naive, pagedMax, naiveMax);
@@ -47,6 +48,10 @@ internal sealed record RunPrediction(MemoryModel Memory, int BlockSize, string T
         return Memory.WeightBytes + Memory.OverheadBytes(tokens, sequences) + kv;
     }
 
+    /// <summary>The predicted time of the static batch (the same for both caches: they read the same keys), or null
+    /// when neither fits or the GPU has no time figures.</summary>
+    public TimingResult? Time => Paged.Timing ?? Naive.Timing;
+
     public void Write(TextWriter console)
     {
         console.WriteLine($"Prediction for {Count} request(s) of {TraceSource}{(Repeated ? " (trace repeated)" : "")} on {Memory.Gpu.Name} ({ByteSize.Gb(Memory.Gpu.TotalMemoryBytes)}), {Memory.Model.Name} {Memory.DType}:");
@@ -56,5 +61,17 @@ internal sealed record RunPrediction(MemoryModel Memory, int BlockSize, string T
                 $"; max batch {max.MaxBatch} ({ReportText.Reason(max.Reason)})");
             if (r.Failure is not null) console.WriteLine($"    {r.Failure}");
         }
+        console.WriteLine(TimeLine());
+    }
+
+    /// <summary>One line: the predicted speed and where its figures come from, or why there is none.</summary>
+    public string TimeLine()
+    {
+        if (StepTimeParameters.For(Memory.Gpu) is not StepTimeParameters p) return $"  time: not predicted ({Memory.Gpu.Name} matches no GPU preset with time figures)";
+        if (Time is not TimingResult t) return "  time: not predicted (the batch does not fit)";
+        string source = p.Provenance.StartsWith("measured", StringComparison.Ordinal) ? "measured" : "datasheet-scaled";
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"  time: {t.TokensPerSecond:F1} tokens/s predicted ({ReportText.Seconds(t.WallSeconds)}: prefill {t.PrefillPasses} pass(es) {ReportText.Seconds(t.PrefillSeconds)}, " +
+            $"{t.DecodePasses:N0} decode steps of {t.MeanDecodeSeconds * 1e3:F2} ms); TTFT p50 {ReportText.Seconds(t.Ttft.P50)}, TPOT p50 {ReportText.Seconds(t.Tpot.P50)} ({source} figures)");
     }
 }

@@ -35,6 +35,7 @@ internal sealed record RunReport(
             $"Generated {o.GeneratedTokens:N0} tokens for {o.Results.Count} request(s) in {o.Seconds:F2} s: {o.TokensPerSecond:F1} tokens/s; " +
             $"{o.DecodeSteps:N0} decode steps, mean {o.MeanStepMs:F2} ms/step (forward queued in {o.MeanLaunchMs:F2} ms); " +
             $"prefill {o.PrefillPasses} pass(es), {o.PrefillSeconds:F2} s"));
+        if (Prediction.Time is TimingResult t && o.PeakDeviceBytes is not null) console.WriteLine(SpeedLine(t, o)); // a CPU run is not what was predicted
         long? predicted = Prediction.PeakMemory(naive);
         string predictedText = predicted is long p ? ByteSize.Gb(p) : "does not fit";
         string measured = o.PeakDeviceBytes is long m
@@ -43,6 +44,11 @@ internal sealed record RunReport(
         console.WriteLine($"Peak GPU memory: predicted {predictedText} (weights + overhead + peak KV), {measured}");
         console.WriteLine($"{DeviceName}, {ModelName}, {AttentionNote}");
     }
+
+    /// <summary>Predicted against measured speed, with the relative error of tokens/s.</summary>
+    public static string SpeedLine(TimingResult t, RunOutcome o) => string.Create(Inv,
+        $"Speed: predicted {t.TokensPerSecond:F1} tokens/s, measured {o.TokensPerSecond:F1} ({100 * (t.TokensPerSecond / o.TokensPerSecond - 1):+0.0;-0.0}%); " +
+        $"decode predicted {t.MeanDecodeSeconds * 1e3:F2} ms/step, measured {o.MeanStepMs:F2}; prefill predicted {t.PrefillSeconds:F2} s, measured {o.PrefillSeconds:F2} s");
 
     public string Json()
     {
@@ -84,6 +90,17 @@ internal sealed record RunReport(
                 ["predictedMaxBatch"] = Prediction.MaxFor(Settings.Naive).MaxBatch,
                 ["measuredPeakDeviceBytes"] = o.PeakDeviceBytes,
                 ["baselineDeviceBytes"] = o.BaselineDeviceBytes,
+            },
+            ["time"] = Prediction.Time is not TimingResult t ? null : new Dictionary<string, object?>
+            {
+                ["predicted_tokens_per_second"] = Math.Round(t.TokensPerSecond, 2),
+                ["predicted_seconds"] = Math.Round(t.WallSeconds, 4),
+                ["predicted_prefill_seconds"] = Math.Round(t.PrefillSeconds, 4),
+                ["predicted_mean_decode_step_ms"] = Math.Round(t.MeanDecodeSeconds * 1e3, 3),
+                ["predicted_ttft_p50_seconds"] = Math.Round(t.Ttft.P50, 4),
+                ["predicted_tpot_p50_seconds"] = Math.Round(t.Tpot.P50, 5),
+                ["measured_tokens_per_second"] = Math.Round(o.TokensPerSecond, 2),
+                ["figures"] = StepTimeParameters.For(Prediction.Memory.Gpu)?.Provenance,
             },
             ["results"] = o.Results.Select((r, i) => new Dictionary<string, object?>
             {

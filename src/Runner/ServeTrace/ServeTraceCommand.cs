@@ -105,8 +105,10 @@ internal static class ServeTraceCommand
         ContinuousPrediction prediction;
         try
         {
+            // On a known GPU the prediction carries time (the simulator's time model) beside steps and blocks.
+            GpuSpec? chip = dev.type == DeviceType.CUDA && RunDeviceMemory.Name() is string name ? GpuSpec.MatchDevice(name) : null;
             prediction = ContinuousPrediction.Simulate(llama.Config, elementBytes, poolBlocks, s.BlockSize, MaxSequenceLength, options, lengths,
-                s.PrefixCaching, source.ThinkSteps);
+                s.PrefixCaching, source.ThinkSteps, chip);
         }
         catch (ArgumentException e)
         {

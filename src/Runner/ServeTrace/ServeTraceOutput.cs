@@ -32,6 +32,12 @@ internal static class ServeTraceOutput
             string equal = s.Settings.Sampling.IsGreedy ? F($"; outputs equal to the continuous run's: {r.StaticMatches}/{run.Results.Count}") : "";
             console.WriteLine(F($"  static       {b.GeneratedTokens:N0} tokens in {b.Seconds:F2} s: {b.TokensPerSecond:F1} tok/s in {b.Waves} static batch(es) at the same memory; continuous is {run.TokensPerSecond / Math.Max(b.TokensPerSecond, 1e-9):F2}x{equal}"));
         }
+        if (r.Prediction.Simulation.Timing is TimingResult t)
+        {
+            console.WriteLine(F($"  predicted    {t.TokensPerSecond:F1} tok/s ({100 * (t.TokensPerSecond / Math.Max(run.TokensPerSecond, 1e-9) - 1):+0.0;-0.0}% against measured); TTFT p50 {t.Ttft.P50:F3} s, p90 {t.Ttft.P90:F3} s; TPOT p50 {t.Tpot.P50 * 1000:F2} ms, p90 {t.Tpot.P90 * 1000:F2} ms"));
+            if (r.Static is ContinuousStaticBaseline sb && r.Prediction.StaticWavesSeconds is double w)
+                console.WriteLine(F($"  predicted    static {sb.GeneratedTokens / w:F1} tok/s ({100 * (sb.GeneratedTokens / w / Math.Max(sb.TokensPerSecond, 1e-9) - 1):+0.0;-0.0}% against measured)"));
+        }
         console.WriteLine();
         console.WriteLine("                measured  simulator  error");
         Compare(console, "steps", run.Steps, r.Prediction.Steps);
@@ -74,6 +80,14 @@ internal static class ServeTraceOutput
                 ["prompt_tokens"] = run.AdmittedTokens, ["cached_tokens"] = run.CachedTokens, ["hit_rate"] = Math.Round(run.PrefixHitRate, 6),
                 ["predicted_cached_tokens"] = p.CachedTokens, ["predicted_hit_rate"] = Math.Round(p.HitRate, 6),
                 ["ttft_p50_seconds"] = Math.Round(P(run, x => x.FirstTokenSeconds, 50), 5),
+            };
+        if (r.Prediction.Simulation.Timing is TimingResult t)
+            doc["predicted_time"] = new Dictionary<string, object?>
+            {
+                ["tokens_per_second"] = Math.Round(t.TokensPerSecond, 2), ["seconds"] = Math.Round(t.WallSeconds, 4),
+                ["ttft_p50_seconds"] = Math.Round(t.Ttft.P50, 4), ["ttft_p90_seconds"] = Math.Round(t.Ttft.P90, 4),
+                ["tpot_p50_seconds"] = Math.Round(t.Tpot.P50, 5), ["tpot_p90_seconds"] = Math.Round(t.Tpot.P90, 5),
+                ["static_seconds"] = r.Prediction.StaticWavesSeconds is double w ? Math.Round(w, 4) : null,
             };
         doc["error"] = new Dictionary<string, object>
         {

@@ -23,15 +23,14 @@ internal static class SimulateCommand
         var mode = new Option<string>("--mode") { Description = "static (all start together, the seed's experiment) or continuous (waiting queue, preemption)", DefaultValueFactory = _ => "static" };
         var seedCompat = new Option<bool>("--seed-compat") { Description = "Paged exactly as the seed: pool of (8192 / block size) × 5 blocks, random blocks, finished requests keep one block" };
         var json = CommonOptions.Json();
-        var plot = CommonOptions.Plot("KV memory over time, naive against paged,");
+        var plot = CommonOptions.Plot("KV memory over time, naive against paged (with --sweep: the sweep)");
         var maxSeqLen = new Option<int?>("--max-seq-len") { Description = "Cap the context below the model's own (as vLLM's max_model_len): the naive reservation per request and the paged block table's width" };
         var prefixCaching = new Option<bool>("--prefix-caching") { Description = "Automatic prefix caching (continuous mode; the trace must hold prompt_ids, e.g. from trace --multi-turn): report the hit rate and prefill saved" };
-        var sweep = new Option<string?>("--gpu-mem-sweep") { Description = "With --prefix-caching: also run at these GPU memory sizes (comma-separated, e.g. 20GB,24GB,32GB) and report the hit rate at each" };
-        var sweepPlot = new Option<string?>("--sweep-plot") { Description = "With --gpu-mem-sweep: write a PNG of the hit rate over GPU memory" };
+        var sweep = new Option<string?>("--sweep") { Description = "Across GPUs: gpu-mem=FROM:TO[:STEP] or gpu-mem=SIZE,SIZE,… (the --gpu chip with each memory size), or gpu=NAME,NAME,… / gpu=all: largest batch and tokens/s, naive vs paged; with --prefix-caching, the hit rate at each size", HelpName = "SPEC" };
 
         var command = new Command("simulate", "Predict KV-cache fragmentation and the largest batch for a GPU, paged against naive, from a length trace");
         setup.AddTo(command);
-        foreach (Option o in new Option[] { trace, requests, synthetic, seed, blockSize, mode, seedCompat, json, plot, maxSeqLen, prefixCaching, sweep, sweepPlot }) command.Options.Add(o);
+        foreach (Option o in new Option[] { trace, requests, synthetic, seed, blockSize, mode, seedCompat, json, plot, maxSeqLen, prefixCaching, sweep }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             string? jsonPath = parse.GetValue(json), plotPath = parse.GetValue(plot), tracePath = parse.GetValue(trace);
@@ -58,11 +57,11 @@ internal static class SimulateCommand
             if (caching && simulationMode != SimulationMode.Continuous) throw new UserError("--prefix-caching: applies to --mode continuous only");
             if (caching && batch.Any(r => r.PromptIds is null))
                 throw new UserError($"--prefix-caching: the trace {source.Source} holds no prompt_ids (write one with trace --multi-turn){(parse.GetValue(synthetic) is null ? "" : "; --synthetic draws lengths only")}");
-            GpuSpec[] sweepGpus = ParseSweep(parse.GetValue(sweep), caching);
-            string? sweepPlotPath = parse.GetValue(sweepPlot);
-            OutputPath.Check("--sweep-plot", sweepPlotPath, ".png");
-            if (sweepPlotPath is not null && sweepGpus.Length == 0) throw new UserError("--sweep-plot: needs --gpu-mem-sweep");
+            string? sweepText = parse.GetValue(sweep);
             Validate(config);
+            if (sweepText is not null && !caching)
+                return Sweep(config, source, sweepText, parse.GetValue(setup.Gpu), jsonPath, plotPath);
+            GpuSpec[] sweepGpus = sweepText is null ? [] : [.. SweepGpus(sweepText, parse.GetValue(setup.Gpu)).OrderBy(g => g.TotalMemoryBytes)];
             SimulationReport report = Guard(() => SimulationReport.Create(config, source, batch, keepTimeline: true));
             if (sweepGpus.Length > 0)
             {
@@ -71,8 +70,9 @@ internal static class SimulateCommand
                     update => Guard(() => PrefixCacheSweep.Run(config, batch, source.ThinkSteps, sweepGpus, done => update($"{done}/{sweepGpus.Length} sizes"))));
                 report = report with { PrefixSweep = points };
             }
-            if (plotPath is not null) ReportPlot.Save(report, plotPath);
-            if (sweepPlotPath is not null) PrefixCacheReport.SavePlot(report, sweepPlotPath);
+            // With a prefix-cache sweep the plot is the hit rate over memory; else KV memory over time.
+            if (plotPath is not null && sweepGpus.Length > 0) PrefixCacheReport.SavePlot(report, plotPath);
+            else if (plotPath is not null) ReportPlot.Save(report, plotPath);
             // With --json - the JSON is the whole of stdout; with --json FILE the text report still prints.
             if (jsonPath is not null) JsonOutput.Write(jsonPath, ReportJson.Format(report), Console.Out);
             if (jsonPath != OutputPath.Stdout) Console.Out.Write(ReportText.Format(report) + PrefixCacheReport.Format(report));
@@ -91,14 +91,21 @@ internal static class SimulateCommand
         return memory with { Model = memory.Model with { MaxSequenceLength = cap } };
     }
 
-    /// <summary>The GPU sizes of <c>--gpu-mem-sweep</c>, in ascending order (empty without it).</summary>
-    private static GpuSpec[] ParseSweep(string? text, bool caching)
+    /// <summary>The GPUs of a <c>--sweep</c> spec; a memory sweep keeps the --gpu chip (its time figures).</summary>
+    private static IReadOnlyList<GpuSpec> SweepGpus(string sweepText, string? gpuName) =>
+        SweepSpec.Parse(sweepText, gpuName is null ? null : GpuSpec.FindPreset(gpuName));
+
+    /// <summary><c>--sweep</c>: the largest batches and their predicted speed across GPUs.</summary>
+    private static int Sweep(SimulationConfig config, Trace trace, string sweepText, string? gpuName, string? jsonPath, string? plotPath)
     {
-        if (text is null) return [];
-        if (!caching) throw new UserError("--gpu-mem-sweep: needs --prefix-caching");
-        string[] sizes = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        if (sizes.Length == 0) throw new UserError("--gpu-mem-sweep: give one or more sizes, e.g. 20GB,24GB,32GB");
-        return sizes.Select(s => GpuSpec.OfSize(SetupOptions.ParseSize("--gpu-mem-sweep", s), s)).OrderBy(g => g.TotalMemoryBytes).ToArray();
+        IReadOnlyList<GpuSpec> gpus = SweepGpus(sweepText, gpuName);
+        if (config.SeedCompatible) throw new UserError("--sweep: not with --seed-compat (its pool does not grow with memory)");
+        IReadOnlyList<SweepPoint> points = Guard(() => new ProgressDisplay(ProgressDisplay.IsTerminal, Console.Error).Run("sweep", update =>
+            GpuSweep.Run(config, trace, gpus, i => update($"{i + 1}/{gpus.Count} GPUs: {gpus[i].Name}"))));
+        if (plotPath is not null) SweepPlot.Save(config, points, sweepText.TrimStart().StartsWith("gpu-mem", StringComparison.OrdinalIgnoreCase), plotPath);
+        if (jsonPath is not null) JsonOutput.Write(jsonPath, SweepOutput.Json(config, trace.Source, points), Console.Out);
+        if (jsonPath != OutputPath.Stdout) Console.Out.Write(SweepOutput.Text(config, trace.Source, points));
+        return 0;
     }
 
     /// <summary>Reads a trace, or the committed ShareGPT trace; problems become one line.</summary>

@@ -1,3 +1,4 @@
+using PagedSim.Allocator.Simulation;
 using System.Text.Json;
 using PagedSim.Runner;
 
@@ -34,6 +35,22 @@ public sealed class BenchStepCommandTests : IDisposable
         }
         // More sequences read more KV bytes; the weights are the same.
         Assert.True(rows[1].GetProperty("bytes_read").GetInt64() > rows[0].GetProperty("bytes_read").GetInt64());
+    }
+
+    [Fact]
+    public void Writes_the_points_the_time_calibration_reads_for_every_context()
+    {
+        string json = Path.Combine(_dir, "points.json");
+        int rc = BenchStepCommand.Run("1,2", "16,40", 2, "cpu", null, "auto", "auto", 3.35, json, TextWriter.Null);
+
+        Assert.Equal(0, rc);
+        string text = File.ReadAllText(json);
+        IReadOnlyList<DecodePoint> points = StepTimeCalibration.ReadDecodePoints(text);
+        Assert.Equal([(1, 16), (2, 16), (1, 40), (2, 40)], points.Select(p => (p.Batch, p.Context)));
+        JsonElement[] rows = [.. JsonDocument.Parse(text).RootElement.GetProperty("results").EnumerateArray()];
+        for (int i = 0; i < rows.Length; i++)
+            Assert.Equal(rows[i].GetProperty("back_to_back_ms_per_step").GetDouble() / 1e3, points[i].Seconds, 6e-6);
+        Assert.Throws<FormatException>(() => StepTimeCalibration.ReadDecodePoints("{\"format\": \"pagedsim-bench-step/1\"}"));
     }
 
     [Theory]

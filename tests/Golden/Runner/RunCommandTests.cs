@@ -45,6 +45,7 @@ public sealed class RunCommandTests : IDisposable
         Assert.StartsWith("Prediction for 49 request(s) of sharegpt-llama3.trace.json on rtx4090", lines[0]);
         Assert.StartsWith("  paged: fits", lines[1]);
         Assert.Contains("max batch 7 (", lines[2]); // the seed's RTX 4090: 7 naive requests fit, 8 run out of memory
+        Assert.Contains(lines, l => l.StartsWith("  time: ") && l.Contains(" tokens/s predicted (") && l.Contains("(datasheet-scaled figures)"));
         Assert.StartsWith("GPU run: not run: no CUDA device", lines[^1]);
         Assert.Contains("TorchSharp-cuda-linux", lines[^1]);
         Assert.Contains("--synthetic", lines[^1]);
