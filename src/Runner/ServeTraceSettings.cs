@@ -18,7 +18,7 @@ internal sealed record ServeTraceSettings(
         if ((ModelDir is null) == (Synthetic is null)) throw new UserError("give either --model DIR or --synthetic 8b|tiny (not both)");
         if (Synthetic is not null && Synthetic is not ("8b" or "tiny"))
             throw new UserError($"--synthetic: unknown shape \"{Synthetic}\"; known: 8b, tiny");
-        if (ModelDir is not null && !Directory.Exists(ModelDir)) throw new UserError($"--model: directory {ModelDir} does not exist");
+        if (ModelDir is not null && !Directory.Exists(ModelDir) && !File.Exists(ModelDir)) throw new UserError($"--model: {ModelDir} does not exist (a checkpoint directory or a .gguf file)");
         if (!Requests.Equals("all", StringComparison.OrdinalIgnoreCase)
             && !int.TryParse(Requests, NumberStyles.None, CultureInfo.InvariantCulture, out _))
             throw new UserError($"--requests: expected a positive count or \"all\", got \"{Requests}\"");
