@@ -27,7 +27,7 @@ internal static class GgufTensorReader
         Tensor t = empty(shape, dtype);
         try
         {
-            t.ReadBytesFromStream(stream, 1 << 24);
+            t.ReadBytesFromStream(stream, (int)Math.Clamp(info.ByteLength, 1, 1 << 24)); // the buffer, not more than the tensor
             return t;
         }
         catch
