@@ -30,7 +30,7 @@ internal static class ServeTraceCommand
 
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "Checkpoint directory (Meta or Hugging Face layout)." };
+        var model = new Option<string?>("--model") { Description = "Checkpoint: a directory (Meta or Hugging Face layout) or a .gguf file." };
         var synthetic = new Option<string?>("--synthetic") { Description = "Seeded random weights instead of a checkpoint: 8b (Llama 3 8B shape) or tiny." };
         var trace = new Option<string?>("--trace") { Description = $"Trace file (pagedsim-trace/1 JSON); default fixtures/{SimulateCommand.DefaultTrace}." };
         var requests = new Option<string>("--requests") { Description = "The first N requests of the trace, or all.", DefaultValueFactory = _ => "all" };

@@ -33,7 +33,7 @@ internal static class PthArchive
         }
         catch (InvalidDataException e)
         {
-            throw Fail(path, $"corrupt PyTorch checkpoint ({e.Message.Split('\n')[0]})");
+            throw Fail(path, $"truncated or corrupt PyTorch checkpoint ({e.Message.Split('\n')[0]})");
         }
         catch (EndOfStreamException)
         {
