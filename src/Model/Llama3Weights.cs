@@ -27,30 +27,13 @@ public sealed class Llama3Weights : IDisposable
     public Tensor Output { get; }
 
     /// <summary>
-    /// Reads a checkpoint directory: Meta's layout when it has <c>params.json</c>, else Hugging Face's when it has
-    /// <c>config.json</c>. Returns the config with the weights.
+    /// Reads a checkpoint: a GGUF file, or a directory in Meta's layout (<c>params.json</c>) or Hugging Face's
+    /// (<c>config.json</c>); see <see cref="Checkpoint"/>. Returns the config with the weights.
     /// </summary>
-    /// <exception cref="CheckpointException">Missing file or tensor, wrong shape or dtype, truncated file.</exception>
-    public static (Llama3Config Config, Llama3Weights Weights) Load(string directory, Device device, ScalarType dtype)
+    /// <exception cref="CheckpointException">Missing file or tensor, wrong shape or dtype, truncated or corrupt file.</exception>
+    public static (Llama3Config Config, Llama3Weights Weights) Load(string path, Device device, ScalarType dtype)
     {
-        if (!Directory.Exists(directory)) throw new CheckpointException($"{directory}: model directory not found");
-        string meta = Path.Combine(directory, "params.json"), hf = Path.Combine(directory, "config.json");
-        Llama3Config config;
-        Dictionary<string, Tensor> tensors;
-        if (File.Exists(meta))
-        {
-            config = Llama3Config.FromMetaParams(meta);
-            tensors = MetaCheckpoint.Read(directory, config);
-        }
-        else if (File.Exists(hf))
-        {
-            config = Llama3Config.FromHuggingFace(hf);
-            tensors = HfCheckpoint.Read(directory, config);
-        }
-        else
-        {
-            throw new CheckpointException($"{directory}: neither params.json (Meta layout) nor config.json (Hugging Face layout) found");
-        }
+        (Llama3Config config, Dictionary<string, Tensor> tensors) = Checkpoint.Read(path);
         try
         {
             return (config, FromMetaTensors(config, tensors, device, dtype));

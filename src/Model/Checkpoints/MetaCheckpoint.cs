@@ -77,8 +77,15 @@ internal static class MetaCheckpoint
         }
     }
 
+    private static string FirstLine(string message)
+    {
+        string line = message.Split('\n')[0].Trim();
+        return line.Length > 200 ? line[..200] + "…" : line;
+    }
+
     private static Hashtable Unpickle(string file)
     {
+        PthArchive.Validate(file);
         try
         {
             return PyTorchUnpickler.UnpickleStateDict(file);
@@ -86,7 +93,7 @@ internal static class MetaCheckpoint
         catch (Exception e) when (e is not CheckpointException)
         {
             string why = e is EndOfStreamException or InvalidDataException ? "truncated or corrupt" : "unreadable";
-            throw new CheckpointException($"{file}: {why} PyTorch checkpoint ({e.GetType().Name}: {e.Message.Split('\n')[0]})", e);
+            throw new CheckpointException($"{file}: {why} PyTorch checkpoint ({e.GetType().Name}: {FirstLine(e.Message)})", e);
         }
     }
 }

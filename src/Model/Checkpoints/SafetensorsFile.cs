@@ -86,18 +86,32 @@ internal sealed class SafetensorsFile
             "BOOL" => ScalarType.Bool,
             _ => throw new CheckpointException($"{Path}: tensor '{name}' has unsupported dtype {e.DType}"),
         };
-        Tensor t = empty(e.Shape, type);
-        long bytes = t.NumberOfElements * t.ElementSize;
-        if (bytes != e.End - e.Start)
+        // The shape is checked against the byte range (itself inside the file) before anything is allocated: a header
+        // may claim any dimensions, including negative ones or ones whose product overflows.
+        long elements = 1;
+        foreach (long d in e.Shape)
         {
-            t.Dispose();
-            throw new CheckpointException($"{Path}: tensor '{name}' has {e.End - e.Start} bytes, but {e.DType} {Shape(e.Shape)} needs {bytes}");
+            if (d < 0 || (d > 0 && elements > (1L << 60) / d))
+                throw new CheckpointException($"{Path}: tensor '{name}' has impossible shape {Shape(e.Shape)}");
+            elements *= d;
         }
+        long bytes = elements * ElementSize(type);
+        if (bytes != e.End - e.Start)
+            throw new CheckpointException($"{Path}: tensor '{name}' has {e.End - e.Start} bytes, but {e.DType} {Shape(e.Shape)} needs {bytes}");
+        Tensor t = empty(e.Shape, type);
         using FileStream stream = File.OpenRead(Path);
         stream.Position = _dataStart + e.Start;
-        t.ReadBytesFromStream(stream, 1 << 24);
+        t.ReadBytesFromStream(stream, (int)Math.Clamp(bytes, 1, 1 << 24)); // the buffer, not more than the tensor
         return t;
     }
+
+    private static long ElementSize(ScalarType type) => type switch
+    {
+        ScalarType.Float64 or ScalarType.Int64 => 8,
+        ScalarType.Float32 or ScalarType.Int32 => 4,
+        ScalarType.BFloat16 or ScalarType.Float16 or ScalarType.Int16 => 2,
+        _ => 1,
+    };
 
     private static string Shape(long[] shape) => "[" + string.Join(", ", shape) + "]";
 

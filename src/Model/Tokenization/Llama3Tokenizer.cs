@@ -73,6 +73,16 @@ public sealed class Llama3Tokenizer
             throw new TokenizerLoadException(tokenizerModelPath, $"cannot read ({e.Message})", e);
         }
 
+        return FromRanks(tokenizerModelPath, bytes);
+    }
+
+    /// <summary>
+    /// Builds the tokenizer from the bytes of a tiktoken rank file (<paramref name="source"/> names where they came
+    /// from, for messages): e.g. Meta's file, or the ranks a Llama 3 GGUF's <c>gpt2</c> vocabulary spells.
+    /// </summary>
+    internal static Llama3Tokenizer FromRanks(string source, byte[] bytes)
+    {
+        string tokenizerModelPath = source;
         int baseTokens = CheckRanks(tokenizerModelPath, bytes);
         var special = new Dictionary<string, int>(Llama3SpecialTokens.Count);
         for (int i = 0; i < Llama3SpecialTokens.Names.Count; i++) special.Add(Llama3SpecialTokens.Names[i], baseTokens + i);

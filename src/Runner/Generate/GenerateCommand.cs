@@ -25,9 +25,9 @@ internal static class GenerateCommand
 
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Checkpoint directory: params.json + consolidated.NN.pth (Meta) or config.json + *.safetensors (Hugging Face).", Required = true };
+        var model = new Option<string>("--model") { Description = "Checkpoint: a .gguf file, or a directory with params.json + consolidated.NN.pth (Meta) or config.json + *.safetensors (Hugging Face).", Required = true };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompts as token ids: comma-separated ids, prompts separated by ';' (e.g. \"1,2,3;4,5,6,7\")." };
-        var prompts = new Option<string[]>("--prompt") { Description = "A user message, chat-formatted with DIR/tokenizer.model (repeat for several prompts).", AllowMultipleArgumentsPerToken = false };
+        var prompts = new Option<string[]>("--prompt") { Description = "A prompt: chat-formatted with DIR/tokenizer.model (Llama 3), or plain text after BOS with a GGUF's own SentencePiece tokenizer (\"\" = BOS alone). Repeat for several prompts.", AllowMultipleArgumentsPerToken = false };
         var maxNew = new Option<int>("--max-new-tokens") { Description = "Most tokens to generate per prompt.", DefaultValueFactory = _ => 32 };
         var cacheKind = new Option<string>("--cache") { Description = "KV cache: paged (block pools + block tables) or naive (one max-length row per prompt).", DefaultValueFactory = _ => "paged" };
         cacheKind.AcceptOnlyFromAmong("paged", "naive");
@@ -61,10 +61,10 @@ internal static class GenerateCommand
         OutputPath.Check("--json", s.JsonPath, allowStdout: true);
         if (!Directory.Exists(s.ModelDir) && !File.Exists(s.ModelDir)) throw new UserError($"--model: {s.ModelDir}: no such checkpoint folder or file");
 
-        Llama3Tokenizer? tokenizer = LoadTokenizer(s.ModelDir, required: s.Prompts.Length > 0);
+        GenerateTokenizer? tokenizer = GenerateTokenizer.Load(s.ModelDir, required: s.Prompts.Length > 0);
         List<int[]> prompts = s.PromptIds is not null
             ? ParseIdLists(s.PromptIds, "--prompt-ids")
-            : s.Prompts.Select(p => new ChatFormat(tokenizer!).EncodeDialogPrompt([new ChatMessage("user", p)]).ToArray()).ToList();
+            : s.Prompts.Select(tokenizer!.EncodePrompt).ToList();
         IReadOnlySet<int>? stops = s.StopIds is not null ? ParseIdLists(s.StopIds, "--stop-ids").SelectMany(x => x).ToHashSet() : tokenizer?.StopTokens;
 
         Device dev = CudaDevices.Resolve(s.Device);
@@ -113,7 +113,7 @@ internal static class GenerateCommand
     }
 
     private static void PrintText(TextWriter console, GenerateSettings s, Llama3 llama, List<int[]> prompts,
-        IReadOnlyList<GenerationResult> results, Llama3Tokenizer? tokenizer, double seconds, int generated)
+        IReadOnlyList<GenerationResult> results, GenerateTokenizer? tokenizer, double seconds, int generated)
     {
         var inv = CultureInfo.InvariantCulture;
         for (int i = 0; i < results.Count; i++)
@@ -121,14 +121,20 @@ internal static class GenerateCommand
             GenerationResult r = results[i];
             string why = r.Reason == FinishReason.Stop ? $"stop token {r.StopToken}" : "length";
             console.WriteLine($"prompt {i} ({prompts[i].Length} tokens) -> {r.Tokens.Count} new ({why}): {string.Join(",", r.Tokens)}");
-            if (tokenizer is not null) console.WriteLine($"  {JsonSerializer.Serialize(tokenizer.Decode(r.Tokens))}");
+            if (tokenizer is not null) console.WriteLine(tokenizer.PlainText ? tokenizer.Text(prompts[i], r.Tokens) : $"  {tokenizer.Render(prompts[i], r.Tokens)}");
         }
         console.WriteLine(string.Create(inv,
-            $"{prompts.Count} prompt(s), {generated} tokens in {seconds:F2} s ({generated / Math.Max(seconds, 1e-9):F1} tok/s); {llama.Config.Layers} layers, dim {llama.Config.Dim}, {s.Cache} cache{(s.Cache == "paged" ? $" (block size {s.BlockSize})" : "")}, {s.Device} {llama.DType}"));
+            $"{prompts.Count} prompt(s), {generated} tokens in {seconds:F2} s ({generated / Math.Max(seconds, 1e-9):F1} tok/s); {llama.Config.Layers} layers, dim {llama.Config.Dim}, {s.Cache} cache{(s.Cache == "paged" ? $" (block size {s.BlockSize})" : "")}, {s.Device} {llama.DType}, {AttentionNote(llama)}"));
     }
 
+    /// <summary>generate always runs the reference attention; on CUDA, say why flash-attn could not take this model.</summary>
+    internal static string AttentionNote(Llama3 llama) =>
+        llama.Device.type == DeviceType.CUDA && llama.Config.HeadDim != 128
+            ? $"reference attention (head size {llama.Config.HeadDim}: flash-attn is built for 128)"
+            : "reference attention";
+
     private static string Json(GenerateSettings s, Llama3 llama, List<int[]> prompts, IReadOnlyList<GenerationResult> results,
-        Llama3Tokenizer? tokenizer, double seconds, int generated)
+        GenerateTokenizer? tokenizer, double seconds, int generated)
     {
         var doc = new Dictionary<string, object?>
         {
@@ -137,36 +143,19 @@ internal static class GenerateCommand
             ["block_size"] = s.Cache == "paged" ? s.BlockSize : null,
             ["device"] = s.Device,
             ["dtype"] = llama.DType.ToString(),
+            ["attention"] = AttentionNote(llama),
             ["results"] = results.Select((r, i) => new Dictionary<string, object?>
             {
                 ["prompt"] = prompts[i],
                 ["generated"] = r.Tokens,
                 ["finishReason"] = r.Reason == FinishReason.Stop ? "stop" : "length",
                 ["stopToken"] = r.StopToken,
-                ["text"] = tokenizer?.Decode(r.Tokens),
+                ["text"] = tokenizer?.Text(prompts[i], r.Tokens),
             }).ToArray(),
             ["generatedTokens"] = generated,
             ["seconds"] = Math.Round(seconds, 4),
         };
         return JsonOutput.Serialize(doc);
-    }
-
-    private static Llama3Tokenizer? LoadTokenizer(string modelDir, bool required)
-    {
-        string path = Path.Combine(modelDir, "tokenizer.model");
-        if (!File.Exists(path))
-        {
-            if (required) throw new UserError($"--prompt: {path} not found (use --prompt-ids for a model without a tokenizer)");
-            return null;
-        }
-        try
-        {
-            return Llama3Tokenizer.Load(path);
-        }
-        catch (TokenizerLoadException e)
-        {
-            throw new UserError(e.Message, Cli.BadInput, e);
-        }
     }
 
     /// <summary>"1,2,3;4,5" → [[1,2,3],[4,5]]; one clear error for anything else.</summary>

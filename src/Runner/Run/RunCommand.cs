@@ -208,6 +208,7 @@ internal static class RunCommand
     /// <summary>--model DIR, else $LLAMA3_DIR, else ./Meta-Llama-3-8B-Instruct; each as given or its original/ (Meta's files in Hugging Face's repo).</summary>
     internal static string? FindCheckpoint(string? modelOption)
     {
+        if (modelOption is not null && Checkpoint.IsGguf(modelOption)) return modelOption;
         string? given = modelOption is not null && Directory.Exists(modelOption) ? modelOption
             : modelOption is not null && File.Exists(modelOption) ? Path.GetDirectoryName(Path.GetFullPath(modelOption))
             : null;
@@ -226,8 +227,7 @@ internal static class RunCommand
     {
         try
         {
-            string meta = Path.Combine(dir, "params.json");
-            return File.Exists(meta) ? Llama3Config.FromMetaParams(meta) : Llama3Config.FromHuggingFace(Path.Combine(dir, "config.json"));
+            return Checkpoint.ReadConfig(dir);
         }
         catch (CheckpointException e)
         {
@@ -239,6 +239,18 @@ internal static class RunCommand
     {
         // Meta's checkpoints carry tokenizer.model (Hugging Face's keep it in original/); every Llama 3 model shares
         // the tokenizer of fixtures/llama3.
+        if (checkpoint is not null && Checkpoint.IsGguf(checkpoint))
+        {
+            try
+            {
+                // A Llama 3 GGUF carries Llama 3's vocabulary; any other falls back to fixtures/llama3 below.
+                if (GgufTokenizer.Load(checkpoint).Llama3 is Llama3Tokenizer own) return own;
+            }
+            catch (Exception e) when (e is TokenizerLoadException or CheckpointException)
+            {
+                throw new UserError(e.Message, Cli.BadInput, e);
+            }
+        }
         string? path = checkpoint is null ? null
             : new[] { Path.Combine(checkpoint, "tokenizer.model"), Path.Combine(checkpoint, "original", "tokenizer.model") }.FirstOrDefault(File.Exists);
         path ??= Fixtures.Path("llama3/tokenizer.model");

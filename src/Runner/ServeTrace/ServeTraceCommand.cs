@@ -30,7 +30,7 @@ internal static class ServeTraceCommand
 
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "Checkpoint folder (Meta or Hugging Face layout); with --synthetic, the shape: a preset (default llama3-8b) or tiny." };
+        var model = new Option<string?>("--model") { Description = "Checkpoint: a folder (Meta or Hugging Face layout) or a .gguf file; with --synthetic, the shape: a preset (default llama3-8b) or tiny." };
         var synthetic = CommonOptions.Synthetic();
         var trace = new Option<string?>("--trace") { Description = $"Trace file (pagedsim-trace/1 JSON); default fixtures/{SimulateCommand.DefaultTrace}." };
         var requests = new Option<string>("--requests") { Description = "The first N requests of the trace (repeating it past its end), or all.", DefaultValueFactory = _ => "all" };

@@ -20,8 +20,7 @@ internal sealed record ServeTraceSettings(
     {
         if (Model is null && !Synthetic) throw new UserError("no model: give --model DIR (a checkpoint), or --synthetic for random weights of --model's shape");
         if (Synthetic) SyntheticModels.Config(Model ?? "llama3-8b");
-        else if (File.Exists(Model)) throw new UserError($"--model: {Model} is a file; give the checkpoint folder");
-        else if (!Directory.Exists(Model)) throw new UserError($"--model: checkpoint folder {Model} does not exist");
+        else if (!Directory.Exists(Model) && !File.Exists(Model)) throw new UserError($"--model: {Model} does not exist (a checkpoint folder or a .gguf file)");
         if (!Requests.Equals("all", StringComparison.OrdinalIgnoreCase)
             && !int.TryParse(Requests, NumberStyles.None, CultureInfo.InvariantCulture, out _))
             throw new UserError($"--requests: expected a positive count or \"all\", got \"{Requests}\"");

@@ -95,7 +95,7 @@ public sealed class ServeTraceCommandTests : IDisposable
     public static TheoryData<string, string> BadArguments => new()
     {
         { "neither", "no model: give --model DIR (a checkpoint), or --synthetic for random weights of --model's shape" },
-        { "missing", "--model: checkpoint folder /nonexistent-pagedsim does not exist" },
+        { "missing", "--model: /nonexistent-pagedsim does not exist (a checkpoint folder or a .gguf file)" },
         { "shape", $"--model: \"70b\" is not a shape for --synthetic weights; known: {string.Join(", ", ModelSpec.Presets.Select(m => m.Name))} or tiny" },
         { "requests", "--requests: expected a positive count or \"all\", got \"ten\"" },
         { "requests0", "--requests: request count must be 1 to 10,000,000, got 0" },
