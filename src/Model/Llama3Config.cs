@@ -19,8 +19,13 @@ public sealed record Llama3Config(
     int Dim, int Layers, int Heads, int KvHeads, int VocabSize, int HiddenDim,
     double NormEps, double RopeTheta, bool TiedEmbeddings = false)
 {
-    /// <summary>Elements per attention head: <see cref="Dim"/> / <see cref="Heads"/>.</summary>
-    public int HeadDim => Dim / Heads;
+    private readonly int _headDim;
+
+    /// <summary>
+    /// Elements per attention head: <see cref="Dim"/> / <see cref="Heads"/>, unless set. A tensor-parallel rank's
+    /// shape (<see cref="Parallel.ShardingPlan.Local"/>) sets it, since that rank holds fewer heads of the same width.
+    /// </summary>
+    public int HeadDim { get => _headDim > 0 ? _headDim : Dim / Heads; init => _headDim = value; }
 
     /// <summary>Query heads sharing one key/value head.</summary>
     public int GroupSize => Heads / KvHeads;
