@@ -1,4 +1,5 @@
 using System.Text.Json;
+using PagedSim.Allocator.Simulation;
 using PagedSim.Model.Checkpoints;
 
 namespace PagedSim.Model;
@@ -102,6 +103,16 @@ public sealed record Llama3Config(
             Has(root, "tie_word_embeddings") && root.GetProperty("tie_word_embeddings").ValueKind == JsonValueKind.True);
         config.Validate(path);
         return config;
+    }
+
+    /// <summary>
+    /// The simulator's spec of this shape (for its memory predictions): Meta's hidden-size rule is given
+    /// multiple_of = <see cref="HiddenDim"/> and a multiplier that lands on it.
+    /// </summary>
+    public ModelSpec ToModelSpec(string name, int maxSequenceLength = 8192)
+    {
+        var spec = new ModelSpec(name, Dim, Layers, Heads, KvHeads, VocabSize, HiddenDim, HiddenDim / (double)(int)(8.0 * Dim / 3), TiedEmbeddings, maxSequenceLength);
+        return spec.FfnHidden == HiddenDim ? spec : throw new InvalidOperationException($"The spec's SwiGLU width {spec.FfnHidden} is not {HiddenDim}.");
     }
 
     /// <summary>Throws <see cref="CheckpointException"/> naming <paramref name="source"/> when the shape is inconsistent.</summary>

@@ -133,6 +133,19 @@ public sealed class Llama3Weights : IDisposable
         }
     }
 
+    /// <summary>Bytes of every weight tensor (what the weights take on their device).</summary>
+    public long Bytes
+    {
+        get
+        {
+            static long Of(Tensor t) => t.numel() * t.element_size();
+            long bytes = Of(Embedding) + Of(Norm) + Of(Output);
+            foreach (LayerWeights l in Layers)
+                bytes += Of(l.AttentionNorm) + Of(l.Wqkv) + Of(l.Wo) + Of(l.FfnNorm) + Of(l.W13) + Of(l.W2);
+            return bytes;
+        }
+    }
+
     /// <inheritdoc/>
     public void Dispose()
     {
