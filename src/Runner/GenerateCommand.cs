@@ -39,15 +39,16 @@ internal static class GenerateCommand
         var seed = new Option<int>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 0 };
         var tokenByToken = new Option<bool>("--token-by-token") { Description = "Feed prompts one position per step beyond the shortest prompt, as the seed did." };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
+        var tp = new Option<int>("--tp") { Description = "Tensor-parallel ranks: on the CPU threads of this process, on CUDA one GPU each over NCCL (docs/tensor-parallel.md).", DefaultValueFactory = _ => 1 };
         var command = new Command("generate", "Generate with a Llama 3 checkpoint: batched greedy (or sampled) decoding over a paged or naive KV cache.")
         {
-            model, promptIds, prompts, maxNew, cacheKind, blockSize, device, stopIds, temperature, topP, seed, tokenByToken, json,
+            model, promptIds, prompts, maxNew, cacheKind, blockSize, device, stopIds, temperature, topP, seed, tokenByToken, json, tp,
         };
         command.SetAction(parse => Run(new GenerateSettings(
             parse.GetValue(model)!, parse.GetValue(promptIds), parse.GetValue(prompts) ?? [], parse.GetValue(maxNew),
             parse.GetValue(cacheKind)!, parse.GetValue(blockSize), parse.GetValue(device)!, parse.GetValue(stopIds),
             new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(seed)),
-            parse.GetValue(tokenByToken) ? PrefillMode.TokenByToken : PrefillMode.Whole, parse.GetValue(json)), Console.Out));
+            parse.GetValue(tokenByToken) ? PrefillMode.TokenByToken : PrefillMode.Whole, parse.GetValue(json), parse.GetValue(tp)), Console.Out));
         return command;
     }
 
@@ -55,6 +56,7 @@ internal static class GenerateCommand
     {
         if (s.MaxNewTokens <= 0) throw new UserError($"--max-new-tokens: must be positive, got {s.MaxNewTokens}");
         if (s.BlockSize <= 0) throw new UserError($"--block-size: must be positive, got {s.BlockSize}");
+        if (s.TensorParallel <= 0) throw new UserError($"--tp: must be positive, got {s.TensorParallel}");
         try
         {
             s.Sampling.Validate();
@@ -76,7 +78,7 @@ internal static class GenerateCommand
         Llama3 llama;
         try
         {
-            llama = Llama3.Load(s.ModelDir, dev, maxPositions: longest);
+            llama = s.TensorParallel == 1 ? Llama3.Load(s.ModelDir, dev, maxPositions: longest) : GenerateTensorParallel.Load(s.ModelDir, s.TensorParallel, dev, longest);
         }
         catch (CheckpointException e)
         {
@@ -91,9 +93,8 @@ internal static class GenerateCommand
 
             // Room for every prompt to its end (no scheduler here): paged, the blocks each needs; naive, a row each.
             using IKvCache cache = s.Cache == "naive"
-                ? new NaiveKvCache(llama.Config, prompts.Count, longest, dev, llama.DType)
-                : new PagedKvCache(llama.Config, new KvCacheOptions(
-                    prompts.Sum(p => (p.Length + s.MaxNewTokens + s.BlockSize - 1) / s.BlockSize), s.BlockSize, longest), dev, llama.DType);
+                ? llama.NewNaiveCache(prompts.Count, longest)
+                : llama.NewPagedCache(new KvCacheOptions(prompts.Sum(p => (p.Length + s.MaxNewTokens + s.BlockSize - 1) / s.BlockSize), s.BlockSize, longest));
             var requests = prompts.Select(p => new GenerationRequest(p, s.MaxNewTokens, stops)).ToArray();
             var clock = Stopwatch.StartNew();
             IReadOnlyList<GenerationResult> results = new BatchGenerator(llama, cache, new ReferenceAttention())
@@ -118,7 +119,7 @@ internal static class GenerateCommand
             if (tokenizer is not null) console.WriteLine($"  {JsonSerializer.Serialize(tokenizer.Decode(r.Tokens))}");
         }
         console.WriteLine(string.Create(inv,
-            $"{prompts.Count} prompt(s), {generated} tokens in {seconds:F2} s ({generated / Math.Max(seconds, 1e-9):F1} tok/s); {llama.Config.Layers} layers, dim {llama.Config.Dim}, {s.Cache} cache{(s.Cache == "paged" ? $" (block size {s.BlockSize})" : "")}, {s.Device} {llama.DType}"));
+            $"{prompts.Count} prompt(s), {generated} tokens in {seconds:F2} s ({generated / Math.Max(seconds, 1e-9):F1} tok/s); {llama.Config.Layers} layers, dim {llama.Config.Dim}, {s.Cache} cache{(s.Cache == "paged" ? $" (block size {s.BlockSize})" : "")}, {s.Device} {llama.DType}{(s.TensorParallel > 1 ? $", tensor parallel {s.TensorParallel} ({llama.Parallel!.Group.Collective.Name})" : "")}"));
     }
 
     private static string Json(GenerateSettings s, Llama3 llama, List<int[]> prompts, IReadOnlyList<GenerationResult> results,
@@ -131,6 +132,7 @@ internal static class GenerateCommand
             ["blockSize"] = s.Cache == "paged" ? s.BlockSize : null,
             ["device"] = s.Device,
             ["dtype"] = llama.DType.ToString(),
+            ["tp"] = s.TensorParallel,
             ["results"] = results.Select((r, i) => new Dictionary<string, object?>
             {
                 ["prompt"] = prompts[i],
@@ -185,4 +187,4 @@ internal static class GenerateCommand
 /// <summary>The parsed options of <c>generate</c>.</summary>
 internal sealed record GenerateSettings(
     string ModelDir, string? PromptIds, string[] Prompts, int MaxNewTokens, string Cache, int BlockSize, string Device,
-    string? StopIds, SamplingOptions Sampling, PrefillMode Prefill, bool Json);
+    string? StopIds, SamplingOptions Sampling, PrefillMode Prefill, bool Json, int TensorParallel = 1);
