@@ -42,7 +42,8 @@ internal static class BenchStepCommand
         {
             batches, context, steps, device, shape, kernels, attention, bandwidth, json,
         };
-        command.SetAction(parse => Run(parse.GetValue(batches)!, parse.GetValue(context), parse.GetValue(steps), parse.GetValue(device)!,
+        Option<int> tp = TensorParallelNotYet.AddTo(command);
+        command.SetAction(parse => TensorParallelNotYet.Check(parse.GetValue(tp), "bench-step") + Run(parse.GetValue(batches)!, parse.GetValue(context), parse.GetValue(steps), parse.GetValue(device)!,
             parse.GetValue(shape), parse.GetValue(kernels)!, parse.GetValue(attention)!, parse.GetValue(bandwidth), parse.GetValue(json), Console.Out));
         return command;
     }
