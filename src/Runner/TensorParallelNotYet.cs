@@ -3,7 +3,7 @@ using System.CommandLine;
 namespace PagedSim.Runner;
 
 /// <summary>
-/// <c>--tp N</c> on commands whose loop is not tensor-parallel yet (serve-trace, bench-step): accepted so every
+/// <c>--tp N</c> on commands whose loop is not tensor-parallel yet (serve-trace): accepted so every
 /// command takes the option, and refused in one line unless it is 1 (generate --tp N runs tensor-parallel).
 /// </summary>
 internal static class TensorParallelNotYet
