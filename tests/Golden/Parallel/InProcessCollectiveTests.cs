@@ -47,7 +47,7 @@ public class InProcessCollectiveTests
             c.AllReduce(1, t);
         }, TaskCreationOptions.LongRunning);
         c.Abort(); // rank 0 failed before its call
-        var e = Assert.Throws<AggregateException>(() => waiting.Wait(TimeSpan.FromSeconds(30)));
+        var e = Assert.Throws<AggregateException>(() => waiting.Wait(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken));
         Assert.IsType<CollectiveAbortedException>(e.InnerException);
     }
 

@@ -28,7 +28,7 @@ public class TensorParallelFailureTests
         }
 
         var task = Task.Run(Pass);
-        var e = Assert.Throws<AggregateException>(() => task.Wait(TimeSpan.FromSeconds(60))); // faulted, not hung (a hang returns false)
+        var e = Assert.Throws<AggregateException>(() => task.Wait(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken)); // faulted, not hung (a hang returns false)
         Assert.Equal("rank 1's attention failed", e.InnerException!.Message);
         var again = Assert.Throws<InvalidOperationException>(() => Pass());
         Assert.Contains("failed earlier", again.Message);
