@@ -7,14 +7,14 @@ namespace PagedSim.Golden.Tests.Parallel;
 public class InProcessCollectiveTests
 {
     [Fact]
-    public void AllReduceSumsInRankOrderOnEveryRank()
+    public async Task AllReduceSumsInRankOrderOnEveryRank()
     {
         const int n = 3;
         using var c = new InProcessCollective(n);
         // float32 addition is not associative: 1e8 + 1 - 1e8 is 0 in rank order (1e8 + 1 rounds to 1e8), 1 in another.
         float[] values = [1e8f, 1f, -1e8f];
         var results = new float[n];
-        RunRanks(n, r =>
+        await RunRanks(n, r =>
         {
             using Tensor t = tensor(new[] { values[r] });
             c.AllReduce(r, t);
@@ -24,11 +24,11 @@ public class InProcessCollectiveTests
     }
 
     [Fact]
-    public void AllGatherStacksInRankOrder()
+    public async Task AllGatherStacksInRankOrder()
     {
         using var c = new InProcessCollective(2);
         var gathered = new float[2][];
-        RunRanks(2, r =>
+        await RunRanks(2, r =>
         {
             using Tensor t = full(3, r + 1f);
             using Tensor g = c.AllGather(r, t);
@@ -51,6 +51,7 @@ public class InProcessCollectiveTests
         Assert.IsType<CollectiveAbortedException>(e.InnerException);
     }
 
-    private static void RunRanks(int n, Action<int> body) =>
-        Task.WaitAll([.. Enumerable.Range(0, n).Select(r => Task.Factory.StartNew(() => body(r), TaskCreationOptions.LongRunning))]);
+    private static Task RunRanks(int n, Action<int> body) =>
+        Task.WhenAll([.. Enumerable.Range(0, n).Select(r => Task.Factory.StartNew(() => body(r), TestContext.Current.CancellationToken,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default))]);
 }

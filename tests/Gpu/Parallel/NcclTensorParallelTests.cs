@@ -60,19 +60,19 @@ public class NcclTensorParallelTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void AllReduceSumsOverGpus()
+    public async Task AllReduceSumsOverGpus()
     {
         Nccl.SkipUnlessAvailable(gpus: 2);
         int n = (int)Math.Min(torch.cuda.device_count(), 8);
         Device[] devices = [.. Enumerable.Range(0, n).Select(Gpu)];
         using NcclCollective c = NcclCollective.CreateAll(devices);
         var sums = new float[n][];
-        Task.WaitAll([.. Enumerable.Range(0, n).Select(r => Task.Factory.StartNew(() =>
+        await Task.WhenAll([.. Enumerable.Range(0, n).Select(r => Task.Factory.StartNew(() =>
         {
             using Tensor t = full(1000, r + 1f, ScalarType.BFloat16, devices[r]);
             c.AllReduce(r, t);
             sums[r] = t.to(ScalarType.Float32).cpu().data<float>().ToArray();
-        }, TaskCreationOptions.LongRunning))]);
+        }, TestContext.Current.CancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default))]);
         float expected = n * (n + 1) / 2f;
         Assert.All(sums, s => Assert.All(s, v => Assert.Equal(expected, v)));
     }
