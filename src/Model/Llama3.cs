@@ -2,6 +2,8 @@ using PagedSim.Model.Attention;
 using PagedSim.Model.Attention.Flash;
 using PagedSim.Model.Kernels;
 using PagedSim.Model.KvCache;
+using PagedSim.Model.Parallel;
+using PagedSim.Allocator;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -21,10 +23,14 @@ public sealed class Llama3 : IDisposable
     /// <summary>
     /// Wraps loaded weights; <paramref name="maxPositions"/> bounds sequence length (RoPE table).
     /// <paramref name="kernels"/> defaults to <see cref="LayerKernels.Select"/>'s <c>auto</c>: fused on CUDA when the
-    /// native library has them, else eager; the model disposes them with itself.
+    /// native library has them, else eager; the model disposes them with itself. <paramref name="parallel"/> makes this
+    /// model one rank of a tensor-parallel group (see <see cref="Parallel"/>): <paramref name="config"/> and
+    /// <paramref name="weights"/> are then the rank's shape and shard.
     /// </summary>
-    public Llama3(Llama3Config config, Llama3Weights weights, Device device, ScalarType dtype, int maxPositions = 8192, ILayerKernels? kernels = null)
+    public Llama3(Llama3Config config, Llama3Weights weights, Device device, ScalarType dtype, int maxPositions = 8192, ILayerKernels? kernels = null,
+        ParallelRank? parallel = null)
     {
+        Parallel = parallel;
         Config = config;
         Kernels = kernels ?? LayerKernels.Select("auto", device, dtype);
         Weights = weights;
@@ -47,6 +53,13 @@ public sealed class Llama3 : IDisposable
 
     /// <summary>The layer operations between the matmuls (eager TorchSharp, or fused native kernels).</summary>
     public ILayerKernels Kernels { get; }
+
+    /// <summary>
+    /// This model's rank in a tensor-parallel group, or null when it holds the whole model. The layers are the same
+    /// pass with the rank's head counts; the rank adds an all-reduce after the o and down projections, a
+    /// vocabulary-parallel embedding and a gather of the logits. Rank 0's model runs every rank's pass on each call.
+    /// </summary>
+    public ParallelRank? Parallel { get; }
 
     /// <summary>Longest sequence the RoPE table covers.</summary>
     public int MaxPositions => _rope.MaxPositions;
@@ -72,7 +85,7 @@ public sealed class Llama3 : IDisposable
     public Tensor Forward(Tensor tokens, IKvCache cache, KvStep step, IAttentionBackend attention)
     {
         using var noAutograd = inference_mode(); // no autograd bookkeeping in any operation of the pass
-        return ForwardHead(tokens, cache, step, attention).to(ScalarType.Float32);
+        return Parallel is { } p ? GroupOf(p).Forward(tokens, cache, step, attention, greedy: false) : ForwardOutput(tokens, cache, step, attention, greedy: false);
     }
 
     /// <summary>
@@ -82,8 +95,29 @@ public sealed class Llama3 : IDisposable
     public Tensor ForwardGreedy(Tensor tokens, IKvCache cache, KvStep step, IAttentionBackend attention)
     {
         using var noAutograd = inference_mode();
-        return Kernels.Argmax(ForwardHead(tokens, cache, step, attention));
+        return Parallel is { } p ? GroupOf(p).Forward(tokens, cache, step, attention, greedy: true) : ForwardOutput(tokens, cache, step, attention, greedy: true);
     }
+
+    /// <summary>
+    /// A paged cache for this model: plain, or for a tensor-parallel group one whose pools each rank holds its KV
+    /// heads of, following one block manager.
+    /// </summary>
+    public IKvCache NewPagedCache(KvCacheOptions options) =>
+        Parallel is { } p ? p.Group.PagedCache(options) : new PagedKvCache(Config, options, Device, DType);
+
+    /// <summary>A naive cache of <paramref name="rows"/> rows for this model (sharded by KV heads under tensor parallelism).</summary>
+    public IKvCache NewNaiveCache(int rows, int maxSequenceLength) =>
+        Parallel is { } p ? p.Group.NaiveCache(rows, maxSequenceLength) : new NaiveKvCache(Config, rows, maxSequenceLength, Device, DType);
+
+    /// <summary>This model's own pass (one rank's, under tensor parallelism): float32 logits, or greedy ids.</summary>
+    internal Tensor ForwardOutput(Tensor tokens, IKvCache cache, KvStep step, IAttentionBackend attention, bool greedy)
+    {
+        Tensor logits = ForwardHead(tokens, cache, step, attention);
+        return greedy ? Kernels.Argmax(logits) : logits.to(ScalarType.Float32);
+    }
+
+    private static TensorParallelGroup GroupOf(ParallelRank p) =>
+        p.Rank == 0 ? p.Group : throw new InvalidOperationException($"Rank {p.Rank}'s model runs only as part of its group: call rank 0's.");
 
     /// <summary>The forward pass up to the output head: logits [batch, vocab] in the model's dtype (callers hold an
     /// inference_mode scope, so no operation below keeps autograd bookkeeping).</summary>
@@ -100,9 +134,9 @@ public sealed class Llama3 : IDisposable
 
         // The residual stream [tokens, dim], updated in place; each block's output (delta) is added to it by the
         // next block's norm, so the add and the norm are one kernel. h ends as the output head's input.
-        Tensor x = Weights.Embedding.index_select(0, tokens.reshape(-1));
+        Tensor x = Parallel is { } tp ? tp.Embed(Weights.Embedding, tokens) : Weights.Embedding.index_select(0, tokens.reshape(-1));
         Tensor h;
-        if (k is FusedCudaKernels fused && attention is FlashAttentionBackend flash)
+        if (k is FusedCudaKernels fused && attention is FlashAttentionBackend flash && Parallel is null)
         {
             // The same layers, queued from native code in one call (or replayed as a CUDA graph): a decode step is
             // bound by the CPU time of its ~450 launches, and a TorchSharp operation costs several times a launch.
@@ -116,7 +150,8 @@ public sealed class Llama3 : IDisposable
 
         // Only the last position's logits are needed.
         Tensor last = len == 1 ? h : h.view(batch, len, c.Dim).select(1, len - 1).contiguous();
-        return k.Linear(last, Weights.Output);
+        Tensor logits = k.Linear(last, Weights.Output);
+        return Parallel is { } rank ? rank.GatherVocab(logits) : logits;
     }
 
     /// <summary>The layers operation by operation through <see cref="Kernels"/> (any device, kernel set and attention backend).</summary>
@@ -143,9 +178,13 @@ public sealed class Llama3 : IDisposable
                 step.SequenceLengths, step.MaxSequenceLength, Causal: true, scale), attn);
 
             // Feed-forward: SwiGLU with gate (w1) and up (w3) fused in one matmul.
-            k.AddRmsNorm(x, k.Linear(attnFlat, w.Wo), w.FfnNorm, c.NormEps, h);
+            // Under tensor parallelism o and down are row-parallel: each rank's product is a partial sum.
+            Tensor attnOut = k.Linear(attnFlat, w.Wo);
+            Parallel?.AllReduce(attnOut);
+            k.AddRmsNorm(x, attnOut, w.FfnNorm, c.NormEps, h);
             k.SiluMul(k.Linear(h, w.W13), act);
             Tensor ffnOut = k.Linear(act, w.W2);
+            Parallel?.AllReduce(ffnOut);
             delta?.Dispose(); // the previous layer's output, already added
             delta = layer.MoveToOuter(ffnOut);
         }
@@ -155,6 +194,7 @@ public sealed class Llama3 : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
+        if (Parallel is { Rank: 0 } p) p.Group.Dispose();
         _rope.Dispose();
         Weights.Dispose();
         (Kernels as IDisposable)?.Dispose();

@@ -1,4 +1,5 @@
 using PagedSim.Allocator.ModelConfig;
+using PagedSim.Allocator.Simulation;
 using PagedSim.Model.Checkpoints;
 
 namespace PagedSim.Model;
@@ -22,8 +23,13 @@ public sealed record Llama3Config(
     int Dim, int Layers, int Heads, int KvHeads, int VocabSize, int HiddenDim,
     double NormEps, double RopeTheta, bool TiedEmbeddings = false, RopeScaling? RopeScaling = null, int MaxPositions = 8192)
 {
-    /// <summary>Elements per attention head: <see cref="Dim"/> / <see cref="Heads"/>.</summary>
-    public int HeadDim => Dim / Heads;
+    private readonly int _headDim;
+
+    /// <summary>
+    /// Elements per attention head: <see cref="Dim"/> / <see cref="Heads"/>, unless set. A tensor-parallel rank's
+    /// shape (<see cref="Parallel.ShardingPlan.Local"/>) sets it, since that rank holds fewer heads of the same width.
+    /// </summary>
+    public int HeadDim { get => _headDim > 0 ? _headDim : Dim / Heads; init => _headDim = value; }
 
     /// <summary>Query heads sharing one key/value head.</summary>
     public int GroupSize => Heads / KvHeads;
@@ -50,6 +56,16 @@ public sealed record Llama3Config(
         if (modelType is not null && modelType != "llama")
             throw new CheckpointException($"{path}: model_type is '{modelType}', expected 'llama'");
         return config;
+    }
+
+    /// <summary>
+    /// The simulator's spec of this shape (for its memory predictions): Meta's hidden-size rule is given
+    /// multiple_of = <see cref="HiddenDim"/> and a multiplier that lands on it.
+    /// </summary>
+    public ModelSpec ToModelSpec(string name, int maxSequenceLength = 8192)
+    {
+        var spec = new ModelSpec(name, Dim, Layers, Heads, KvHeads, VocabSize, HiddenDim, HiddenDim / (double)(int)(8.0 * Dim / 3), TiedEmbeddings, maxSequenceLength);
+        return spec.FfnHidden == HiddenDim ? spec : throw new InvalidOperationException($"The spec's SwiGLU width {spec.FfnHidden} is not {HiddenDim}.");
     }
 
     /// <summary>Throws <see cref="CheckpointException"/> naming <paramref name="source"/> when the shape is inconsistent.</summary>

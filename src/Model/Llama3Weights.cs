@@ -1,4 +1,5 @@
 using PagedSim.Model.Checkpoints;
+using PagedSim.Model.Parallel;
 using static TorchSharp.torch;
 
 namespace PagedSim.Model;
@@ -33,10 +34,35 @@ public sealed class Llama3Weights : IDisposable
     /// <exception cref="CheckpointException">Missing file or tensor, wrong shape or dtype, truncated or corrupt file.</exception>
     public static (Llama3Config Config, Llama3Weights Weights) Load(string path, Device device, ScalarType dtype)
     {
+        (Llama3Config config, Llama3Weights[] weights) = LoadShards(path, [device], dtype);
+        return (config, weights[0]);
+    }
+
+    /// <summary>
+    /// Reads a checkpoint once and gives each of <paramref name="devices"/>.Count tensor-parallel ranks its shard on
+    /// its device (<see cref="ShardingPlan"/>): the host holds the checkpoint while the shards are cut, no device
+    /// ever holds more than its rank's share. One device gives the whole model.
+    /// </summary>
+    /// <exception cref="CheckpointException">As <see cref="Load"/>; or the model cannot be split into that many ranks.</exception>
+    public static (Llama3Config Config, Llama3Weights[] Shards) LoadShards(string path, IReadOnlyList<Device> devices, ScalarType dtype)
+    {
         (Llama3Config config, Dictionary<string, Tensor> tensors) = Checkpoint.Read(path);
         try
         {
-            return (config, FromMetaTensors(config, tensors, device, dtype));
+            if (devices.Count == 1) return (config, [FromMetaTensors(config, tensors, devices[0], dtype)]);
+            if (ShardingPlan.WhyNot(config, devices.Count) is string why) throw new CheckpointException($"{path}: {why}");
+            var plan = new ShardingPlan(config, devices.Count);
+            var shards = new List<Llama3Weights>();
+            try
+            {
+                for (int r = 0; r < devices.Count; r++) shards.Add(FromMetaTensors(config, tensors, devices[r], dtype, plan, r));
+            }
+            catch
+            {
+                foreach (Llama3Weights w in shards) w.Dispose();
+                throw;
+            }
+            return (config, [.. shards]);
         }
         finally
         {
@@ -51,8 +77,13 @@ public sealed class Llama3Weights : IDisposable
     public static Llama3Weights FromFused(Tensor embedding, LayerWeights[] layers, Tensor norm, Tensor output) =>
         new(embedding, layers, norm, output);
 
-    /// <summary>Fuses and converts tensors named as in Meta's checkpoints (shapes already checked). The inputs stay the caller's.</summary>
-    public static Llama3Weights FromMetaTensors(Llama3Config config, IReadOnlyDictionary<string, Tensor> t, Device device, ScalarType dtype)
+    /// <summary>
+    /// Fuses and converts tensors named as in Meta's checkpoints (shapes already checked). The inputs stay the caller's.
+    /// With <paramref name="plan"/>, only rank <paramref name="rank"/>'s shard is kept: each fused matrix is cut on the
+    /// host before it moves to <paramref name="device"/>.
+    /// </summary>
+    public static Llama3Weights FromMetaTensors(Llama3Config config, IReadOnlyDictionary<string, Tensor> t, Device device, ScalarType dtype,
+        ShardingPlan? plan = null, int rank = 0)
     {
         Tensor Move(Tensor x)
         {
@@ -60,6 +91,10 @@ public sealed class Llama3Weights : IDisposable
             if (ReferenceEquals(y, x)) y = x.clone(); // never hand out the caller's tensor
             return y.DetachFromDisposeScope();
         }
+        Tensor Qkv(Tensor full) => plan is null ? full : plan.Qkv(full, rank);
+        Tensor GateUp(Tensor full) => plan is null ? full : plan.GateUp(full, rank);
+        Tensor Columns(Tensor full) => plan is null ? full : plan.InputColumns(full, rank);
+        Tensor Vocab(Tensor full) => plan is null ? full : plan.VocabRows(full, rank);
         var layers = new LayerWeights[config.Layers];
         for (int i = 0; i < config.Layers; i++)
         {
@@ -67,18 +102,31 @@ public sealed class Llama3Weights : IDisposable
             using var scope = NewDisposeScope();
             layers[i] = new LayerWeights(
                 Move(t[p + "attention_norm.weight"]),
-                Move(cat([t[p + "attention.wq.weight"], t[p + "attention.wk.weight"], t[p + "attention.wv.weight"]], 0)),
-                Move(t[p + "attention.wo.weight"]),
+                Move(Qkv(cat([t[p + "attention.wq.weight"], t[p + "attention.wk.weight"], t[p + "attention.wv.weight"]], 0))),
+                Move(Columns(t[p + "attention.wo.weight"])),
                 Move(t[p + "ffn_norm.weight"]),
-                Move(cat([t[p + "feed_forward.w1.weight"], t[p + "feed_forward.w3.weight"]], 0)),
-                Move(t[p + "feed_forward.w2.weight"]));
+                Move(GateUp(cat([t[p + "feed_forward.w1.weight"], t[p + "feed_forward.w3.weight"]], 0))),
+                Move(Columns(t[p + "feed_forward.w2.weight"])));
         }
         using (NewDisposeScope())
         {
-            Tensor embedding = Move(t["tok_embeddings.weight"]);
+            Tensor embedding = Move(Vocab(t["tok_embeddings.weight"]));
             // Tied: the head is the embedding tensor itself, held once, as the checkpoint holds it.
-            Tensor output = config.TiedEmbeddings ? embedding : Move(t["output.weight"]);
+            Tensor output = config.TiedEmbeddings ? embedding : Move(Vocab(t["output.weight"]));
             return new Llama3Weights(embedding, layers, Move(t["norm.weight"]), output);
+        }
+    }
+
+    /// <summary>Bytes of every weight tensor (what the weights take on their device).</summary>
+    public long Bytes
+    {
+        get
+        {
+            static long Of(Tensor t) => t.numel() * t.element_size();
+            long bytes = Of(Embedding) + Of(Norm) + Of(Output);
+            foreach (LayerWeights l in Layers)
+                bytes += Of(l.AttentionNorm) + Of(l.Wqkv) + Of(l.Wo) + Of(l.FfnNorm) + Of(l.W13) + Of(l.W2);
+            return bytes;
         }
     }
 

@@ -77,7 +77,7 @@ public sealed class ParallelSampler(Llama3 model, PagedKvCache cache, IAttention
             {
                 float[] logits = Forward(running, groups, 1, (g, j) => [states[g][j].Next]);
                 // Every sample draws from its own stream, so the draws may run in parallel (each scans the vocabulary).
-                Parallel.For(0, running.Count, i =>
+                System.Threading.Tasks.Parallel.For(0, running.Count, i =>
                     states[running[i].Group][running[i].Index].Draw(logits.AsSpan(i * model.Config.VocabSize, model.Config.VocabSize), sampling));
             }
             running.Clear();

@@ -14,8 +14,18 @@ public sealed class PagedKvCache : IKvCache
 
     /// <summary>Allocates zeroed pools for <paramref name="config"/> (zeros: a stale slot must never hold NaN).</summary>
     public PagedKvCache(Llama3Config config, KvCacheOptions options, Device device, ScalarType dtype)
+        : this(config, new KvCacheManager(options), device, dtype)
     {
-        Manager = new KvCacheManager(options);
+    }
+
+    /// <summary>
+    /// Pools that follow <paramref name="manager"/>'s block tables (a tensor-parallel rank's share of every block:
+    /// <paramref name="config"/> is the rank's shape, so the pools hold its KV heads only).
+    /// </summary>
+    internal PagedKvCache(Llama3Config config, KvCacheManager manager, Device device, ScalarType dtype)
+    {
+        Manager = manager;
+        KvCacheOptions options = manager.Options;
         _keys = new Tensor[config.Layers];
         _values = new Tensor[config.Layers];
         for (int l = 0; l < config.Layers; l++)

@@ -37,19 +37,22 @@ internal static class BenchStepCommand
         {
             batches, context, steps, device, model, kernels, attention, blockSize, bandwidth, json,
         };
+        var tp = new Option<int>("--tp") { Description = "Tensor-parallel ranks: CPU threads, or one GPU each over NCCL (eager kernels on every rank; docs/tensor-parallel.md).", DefaultValueFactory = _ => 1 };
+        command.Options.Add(tp);
         command.SetAction(parse => Run(parse.GetValue(batches)!, parse.GetValue(context)!, parse.GetValue(steps), parse.GetValue(device)!,
             parse.GetValue(model), parse.GetValue(kernels)!, parse.GetValue(attention)!, parse.GetValue(bandwidth), parse.GetValue(json), Console.Out,
-            parse.GetValue(blockSize)));
+            parse.GetValue(blockSize), parse.GetValue(tp)));
         return command;
     }
 
     internal static int Run(string batchList, int context, int steps, string deviceChoice, string? shape, string kernelsChoice,
-        string attentionChoice, double? peakTbPerSecond, string? jsonPath, TextWriter console, int blockSize = CommonOptions.DefaultBlockSize) =>
-        Run(batchList, context.ToString(CultureInfo.InvariantCulture), steps, deviceChoice, shape, kernelsChoice, attentionChoice, peakTbPerSecond, jsonPath, console, blockSize);
+        string attentionChoice, double? peakTbPerSecond, string? jsonPath, TextWriter console, int blockSize = CommonOptions.DefaultBlockSize, int tp = 1) =>
+        Run(batchList, context.ToString(CultureInfo.InvariantCulture), steps, deviceChoice, shape, kernelsChoice, attentionChoice, peakTbPerSecond, jsonPath, console, blockSize, tp);
 
     internal static int Run(string batchList, string contextList, int steps, string deviceChoice, string? shape, string kernelsChoice,
-        string attentionChoice, double? peakTbPerSecond, string? jsonPath, TextWriter console, int blockSize = CommonOptions.DefaultBlockSize)
+        string attentionChoice, double? peakTbPerSecond, string? jsonPath, TextWriter console, int blockSize = CommonOptions.DefaultBlockSize, int tp = 1)
     {
+        if (tp < 1) throw new UserError($"--tp: must be positive, got {tp}");
         int[] batches = ParseBatches(batchList);
         int[] contexts = ParseContexts(contextList);
         if (steps < 1) throw new UserError($"--steps: must be positive, got {steps}");
@@ -73,12 +76,14 @@ internal static class BenchStepCommand
         (ILayerKernels layerKernels, string kernelsNote) = KernelsChoice.Select(dev, dtype, kernelsChoice);
         (IAttentionBackend attention, string attentionNote) = AttentionChoice.Select(dev, attentionChoice, blockSize, naive: false);
         using var attentionScope = attention as IDisposable;
-        using var model = new Llama3(config, SyntheticWeights.Create(config, dev, dtype, seed: 0), dev, dtype, 8192, layerKernels);
+        if (tp > 1 && PagedSim.Model.Parallel.ShardingPlan.WhyNot(config, tp) is string why) throw new UserError($"--tp {tp}: {why}");
+        using var model = tp == 1 ? new Llama3(config, SyntheticWeights.Create(config, dev, dtype, seed: 0), dev, dtype, 8192, layerKernels)
+            : BenchStepTensorParallel.Create(config, dev, dtype, tp, attentionChoice, blockSize, ref kernelsNote);
         console.WriteLine($"{deviceName}, synthetic {shape} weights ({dtype}), {attentionNote}; {kernelsNote}");
 
         int elementBytes = dtype == ScalarType.Float32 ? 4 : 2;
         long weightBytes = WeightBytesPerStep(model.Weights);
-        long kvBytesPerToken = 2L * config.Layers * config.KvHeads * config.HeadDim * elementBytes;
+        long kvBytesPerToken = 2L * config.Layers * model.Config.KvHeads * config.HeadDim * elementBytes; // per GPU under --tp
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"| batch | context | ms/step (sync, as generation) | CPU queue ms | ms/step (back to back) | GB read | TB/s | roofline ms{(peakTbPerSecond is double p ? $" at {p} TB/s" : " (no bandwidth known for this device; --peak-bandwidth)")} | × roofline |"));
         console.WriteLine("|---|---|---|---|---|---|---|---|---|");
@@ -105,7 +110,7 @@ internal static class BenchStepCommand
             var doc = new Dictionary<string, object?>
             {
                 ["format"] = "pagedsim-bench-step/1", ["device"] = deviceName, ["shape"] = shape, ["dtype"] = dtype.ToString(),
-                ["attention"] = attention.Name, ["kernels"] = layerKernels.Name, ["peakBandwidthTBps"] = peakTbPerSecond, ["results"] = rows,
+                ["attention"] = attention.Name, ["kernels"] = tp == 1 ? layerKernels.Name : "eager", ["tp"] = tp, ["peakBandwidthTBps"] = peakTbPerSecond, ["results"] = rows,
                 ["calibration_points"] = points,
             };
             JsonOutput.Write(jsonPath, JsonOutput.Serialize(doc), console);
@@ -134,7 +139,7 @@ internal static class BenchStepCommand
     {
         const int warmup = 5;
         int blocksPerSequence = (context + warmup + 2 * steps + 1 + blockSize - 1) / blockSize;
-        using var cache = new PagedKvCache(model.Config, new KvCacheOptions(batch * blocksPerSequence, blockSize, 8192), model.Device, model.DType);
+        using IKvCache cache = model.NewPagedCache(new KvCacheOptions(batch * blocksPerSequence, blockSize, 8192));
         int[] sequences = [.. Enumerable.Range(0, batch).Select(_ => cache.Add(context))];
         using var scope = NewDisposeScope();
         Tensor tokens = zeros([batch, 1], ScalarType.Int64, model.Device);

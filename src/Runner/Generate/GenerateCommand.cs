@@ -39,15 +39,16 @@ internal static class GenerateCommand
         var seed = CommonOptions.Seed("the sampling streams");
         var tokenByToken = new Option<bool>("--token-by-token") { Description = "Feed prompts one position per step beyond the shortest prompt, as the seed did." };
         var json = CommonOptions.Json();
+        var tp = new Option<int>("--tp") { Description = "Tensor-parallel ranks: on the CPU threads of this process, on CUDA one GPU each over NCCL (docs/tensor-parallel.md).", DefaultValueFactory = _ => 1 };
         var command = new Command("generate", "Generate with a Llama 3 checkpoint: batched greedy (or sampled) decoding over a paged or naive KV cache.")
         {
-            model, promptIds, prompts, maxNew, cacheKind, blockSize, device, stopIds, temperature, topP, seed, tokenByToken, json,
+            model, promptIds, prompts, maxNew, cacheKind, blockSize, device, stopIds, temperature, topP, seed, tokenByToken, json, tp,
         };
         command.SetAction(parse => Run(new GenerateSettings(
             parse.GetValue(model)!, parse.GetValue(promptIds), parse.GetValue(prompts) ?? [], parse.GetValue(maxNew),
             parse.GetValue(cacheKind)!, parse.GetValue(blockSize), parse.GetValue(device)!, parse.GetValue(stopIds),
             new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(seed)),
-            parse.GetValue(tokenByToken) ? PrefillMode.TokenByToken : PrefillMode.Whole, parse.GetValue(json)), Console.Out, Console.Error, ProgressDisplay.IsTerminal));
+            parse.GetValue(tokenByToken) ? PrefillMode.TokenByToken : PrefillMode.Whole, parse.GetValue(json), parse.GetValue(tp)), Console.Out, Console.Error, ProgressDisplay.IsTerminal));
         return command;
     }
 
@@ -55,6 +56,7 @@ internal static class GenerateCommand
     {
         if (s.MaxNewTokens <= 0) throw new UserError($"--max-new-tokens: must be positive, got {s.MaxNewTokens}");
         if (s.BlockSize <= 0) throw new UserError($"--block-size: must be positive, got {s.BlockSize}");
+        if (s.TensorParallel <= 0) throw new UserError($"--tp: must be positive, got {s.TensorParallel}");
         CommonOptions.ValidateSampling(s.Sampling);
         if (s.PromptIds is not null && s.Prompts.Length > 0) throw new UserError("--prompt and --prompt-ids: give one or the other, not both");
         if (s.PromptIds is null && s.Prompts.Length == 0) throw new UserError("no prompt: give --prompt TEXT or --prompt-ids \"1,2,3\"");
@@ -82,7 +84,7 @@ internal static class GenerateCommand
         Llama3 llama;
         try
         {
-            llama = Llama3.Load(s.ModelDir, dev, maxPositions: longest);
+            llama = s.TensorParallel == 1 ? Llama3.Load(s.ModelDir, dev, maxPositions: longest) : GenerateTensorParallel.Load(s.ModelDir, s.TensorParallel, dev, longest);
         }
         catch (CheckpointException e)
         {
@@ -92,9 +94,8 @@ internal static class GenerateCommand
         {
             // Room for every prompt to its end (no scheduler here): paged, the blocks each needs; naive, a row each.
             using IKvCache cache = s.Cache == "naive"
-                ? new NaiveKvCache(llama.Config, prompts.Count, longest, dev, llama.DType)
-                : new PagedKvCache(llama.Config, new KvCacheOptions(
-                    prompts.Sum(p => (p.Length + s.MaxNewTokens + s.BlockSize - 1) / s.BlockSize), s.BlockSize, longest), dev, llama.DType);
+                ? llama.NewNaiveCache(prompts.Count, longest)
+                : llama.NewPagedCache(new KvCacheOptions(prompts.Sum(p => (p.Length + s.MaxNewTokens + s.BlockSize - 1) / s.BlockSize), s.BlockSize, longest));
             var requests = prompts.Select(p => new GenerationRequest(p, s.MaxNewTokens, stops)).ToArray();
             var clock = Stopwatch.StartNew();
             var generator = new BatchGenerator(llama, cache, new ReferenceAttention());
@@ -124,7 +125,7 @@ internal static class GenerateCommand
             if (tokenizer is not null) console.WriteLine(tokenizer.PlainText ? tokenizer.Text(prompts[i], r.Tokens) : $"  {tokenizer.Render(prompts[i], r.Tokens)}");
         }
         console.WriteLine(string.Create(inv,
-            $"{prompts.Count} prompt(s), {generated} tokens in {seconds:F2} s ({generated / Math.Max(seconds, 1e-9):F1} tok/s); {llama.Config.Layers} layers, dim {llama.Config.Dim}, {s.Cache} cache{(s.Cache == "paged" ? $" (block size {s.BlockSize})" : "")}, {s.Device} {llama.DType}, {AttentionNote(llama)}"));
+            $"{prompts.Count} prompt(s), {generated} tokens in {seconds:F2} s ({generated / Math.Max(seconds, 1e-9):F1} tok/s); {llama.Config.Layers} layers, dim {llama.Config.Dim}, {s.Cache} cache{(s.Cache == "paged" ? $" (block size {s.BlockSize})" : "")}, {s.Device} {llama.DType}{(s.TensorParallel > 1 ? $", tensor parallel {s.TensorParallel} ({llama.Parallel!.Group.Collective.Name})" : "")}, {AttentionNote(llama)}"));
     }
 
     /// <summary>generate always runs the reference attention; on CUDA, say why flash-attn could not take this model.</summary>
@@ -144,6 +145,7 @@ internal static class GenerateCommand
             ["device"] = s.Device,
             ["dtype"] = llama.DType.ToString(),
             ["attention"] = AttentionNote(llama),
+            ["tp"] = s.TensorParallel,
             ["results"] = results.Select((r, i) => new Dictionary<string, object?>
             {
                 ["prompt"] = prompts[i],
@@ -180,4 +182,4 @@ internal static class GenerateCommand
 /// <summary>The parsed options of <c>generate</c>.</summary>
 internal sealed record GenerateSettings(
     string ModelDir, string? PromptIds, string[] Prompts, int MaxNewTokens, string Cache, int BlockSize, string Device,
-    string? StopIds, SamplingOptions Sampling, PrefillMode Prefill, string? JsonPath);
+    string? StopIds, SamplingOptions Sampling, PrefillMode Prefill, string? JsonPath, int TensorParallel = 1);

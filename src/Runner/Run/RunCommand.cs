@@ -117,6 +117,13 @@ internal static class RunCommand
             if (s.JsonPath is not null) JsonOutput.Write(s.JsonPath, RunJsonPredictionOnly(s, prediction), console);
             return 0;
         }
+        if (memory.TensorParallel > 1)
+        {
+            // The prediction above is per GPU; the run itself is not tensor-parallel yet (generate --tp N is).
+            console.WriteLine($"GPU run: not run: --tp {memory.TensorParallel} is not yet wired into the main job (generate --tp N runs a checkpoint tensor-parallel; docs/tensor-parallel.md)");
+            if (s.JsonPath is not null) AtomicFile.WriteAllText(s.JsonPath, RunJsonPredictionOnly(s, prediction));
+            return 0;
+        }
         if (s.FindMaxBatch)
             return RunMaxBatch.Execute(s, device!, syntheticShape, checkpoint, tokenizer!, memory, prediction, deviceName, console, log);
 

@@ -53,7 +53,8 @@ internal static class ServeTraceCommand
         {
             model, synthetic, trace, requests, kvBudget, blocks, blockSize, maxRunning, samples, temperature, topP, seed, device, json, plot, compareStatic, attention, kernels, prefixCaching,
         };
-        command.SetAction(parse => Run(new ServeTraceSettings(
+        Option<int> tp = TensorParallelNotYet.AddTo(command);
+        command.SetAction(parse => TensorParallelNotYet.Check(parse.GetValue(tp), "serve-trace") + Run(new ServeTraceSettings(
             parse.GetValue(model), parse.GetValue(synthetic), parse.GetValue(trace), parse.GetValue(requests)!, parse.GetValue(kvBudget),
             parse.GetValue(blocks), parse.GetValue(blockSize), parse.GetValue(maxRunning), parse.GetValue(samples),
             new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(seed)),
