@@ -10,7 +10,7 @@
  *                     block block_table[b * block_table_stride + t / block_size], row t % block_size.
  *   seqlens:          int32 [batch] (device); a length of 0 gives an output of zeros.
  * Each thread block reads one KV head's pages of one range of the sequence once, for all G query heads, through a
- * cp.async pipeline; a long sequence is split into ranges of split_tokens tokens whose partial results a second kernel
+ * cp.async pipeline (any compute capability 8.0+); a long sequence is split into ranges of split_tokens tokens whose partial results a second kernel
  * combines in split order: the result depends only on the arguments (bit-stable across runs), not on timing.
  */
 #ifndef PAGEDSIM_PAGED_H
@@ -23,6 +23,10 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The kernel: scores and p.V on tensor cores (mma.sync m16n8k16, 128 tokens a stage, probabilities rounded to the
+ * element type before p.V as flash-attention does), or on CUDA cores in float32 (32 tokens a stage). */
+typedef enum psk_paged_kernel { PSK_PAGED_TENSOR_CORES = 0, PSK_PAGED_CUDA_CORES = 1 } psk_paged_kernel;
 
 typedef struct psk_paged_args {
     int32_t dtype;              /* PSK_DTYPE_FP16 or PSK_DTYPE_BF16 */
@@ -37,7 +41,8 @@ typedef struct psk_paged_args {
     int64_t block_table_stride;  /* at least ceil(max_seqlen / block_size) */
     const int32_t* seqlens;      /* device [batch] */
     int32_t max_seqlen;          /* an upper bound of every length: sizes the split */
-    int32_t num_splits;          /* 0: psk_paged_plan's choice; otherwise this many ranges (at most ceil(max_seqlen / 32)) */
+    int32_t num_splits;          /* 0: psk_paged_plan's choice; otherwise at most this many ranges (at most ceil(max_seqlen / 32)) */
+    int32_t kernel;              /* PSK_PAGED_TENSOR_CORES (0) or PSK_PAGED_CUDA_CORES (1) */
     void* workspace;             /* psk_paged_plan's bytes (none when one split), 16-byte aligned */
     int64_t workspace_bytes;
     void* stream;                /* null = the legacy default stream */

@@ -2,6 +2,7 @@
 // captured as a CUDA graph (psk_graph_capture, psk_graph_launch).
 
 #include "matmul.cuh"
+#include "pagedsim_paged.h"
 
 #include <new>
 
@@ -36,6 +37,10 @@ PSK_API int32_t psk_forward_layers(const psk_forward_args* a) {
         return fail(PSK_ERR_SHAPE, "forward_layers: tokens %d, layers %d, dim %d, hidden %d (multiples of 8); the attention call must read q and write attn for every token",
                     a->tokens, a->layers, a->dim, a->hidden);
     }
+    if (a->decode_attention != nullptr && a->decode_attention->batch != a->tokens) {
+        return fail(PSK_ERR_SHAPE, "forward_layers: the paged decode attention has a batch of %d; a decode pass of %d tokens needs one a token",
+                    a->decode_attention->batch, a->tokens);
+    }
     cudaStream_t s = static_cast<cudaStream_t>(a->stream);
     const int q_width = a->heads * a->head_dim;
     psf_fwd_args attention = a->attention;
@@ -50,10 +55,20 @@ PSK_API int32_t psk_forward_layers(const psk_forward_args* a) {
         PSK_STEP(psk_add_rmsnorm(a->dtype, a->residual, l == 0 ? nullptr : a->delta, w.attention_norm, a->normed, a->tokens, a->dim, a->norm_eps, s));
         PSK_STEP(qkv_rope(handle, device, a->dtype, a->normed, w.wqkv, a->qkv, a->positions, a->slots, a->rope, a->tokens, a->heads, a->kv_heads,
                           a->head_dim, a->dim, a->q, w.k_cache, w.v_cache, true, s));
-        attention.k = w.k_cache;
-        attention.v = w.v_cache;
-        int32_t st = a->paged ? psf_fwd_paged(&attention) : psf_fwd_contiguous(&attention);
-        if (st != PSF_OK) { return fail(PSK_ERR_ATTENTION, "layer %d attention: %s", l, psf_last_error()); }
+        if (a->decode_attention != nullptr) {
+            psk_paged_args paged = *a->decode_attention;
+            paged.q = a->q;
+            paged.out = a->attn;
+            paged.k_cache = w.k_cache;
+            paged.v_cache = w.v_cache;
+            paged.stream = s;
+            PSK_STEP(psk_paged_decode(&paged));
+        } else {
+            attention.k = w.k_cache;
+            attention.v = w.v_cache;
+            int32_t st = a->paged ? psf_fwd_paged(&attention) : psf_fwd_contiguous(&attention);
+            if (st != PSF_OK) { return fail(PSK_ERR_ATTENTION, "layer %d attention: %s", l, psf_last_error()); }
+        }
         PSK_STEP(linear(handle, device, a->dtype, a->attn, w.wo, a->delta, a->tokens, a->dim, q_width, true, s));
         PSK_STEP(psk_add_rmsnorm(a->dtype, a->residual, a->delta, w.ffn_norm, a->normed, a->tokens, a->dim, a->norm_eps, s));
         PSK_STEP(gate_up_silu(handle, device, a->dtype, a->normed, w.w13, a->gate_up, a->act, a->tokens, a->hidden, a->dim, true, s));

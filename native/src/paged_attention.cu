@@ -1,6 +1,7 @@
-// Paged decode attention (pagedsim_paged.h) for any block size, head dim 128, GQA-aware.
+// Paged decode attention (pagedsim_paged.h) for any block size, head dim 128, GQA-aware: two kernels, on tensor cores
+// (decode_mma_kernel, the default) and on CUDA cores in float32 (decode_kernel, below).
 //
-// Grid (splits, kv_heads, batch), 4 warps a block. A block streams its KV head's keys and values of one token range
+// Grid (splits, kv_heads, batch), 4 warps a block. The CUDA-core kernel: A block streams its KV head's keys and values of one token range
 // through shared memory, 32 tokens a stage, kStages stages deep (cp.async, 16 bytes a copy; tokens are looked up one
 // by one in the block table, so the block size is free). Per stage: warp g scores the stage's 32 tokens (a lane a
 // token) for query head g (and g + 4 when G = 8), updates that head's running max and sum (online softmax, base 2),
@@ -11,6 +12,8 @@
 
 #include "common.cuh"
 #include "pagedsim_paged.h"
+
+#include <type_traits>
 
 namespace {
 
@@ -237,6 +240,234 @@ __global__ void __launch_bounds__(kHeadDim) combine_kernel(const float* __restri
     out[size_t(row) * kHeadDim + d] = from_float<T>(n == 0 ? 0.f : o / l);
 }
 
+// The tensor-core kernel: 4 warps, 128 tokens a stage (32 a warp), kMmaStages stages; rows of 256 bytes whose 16-byte
+// chunks are XOR-swizzled by row, so that ldmatrix's eight rows hit distinct banks without padding. Each warp scores its
+// 32 tokens as S = Q . K^T with mma.sync m16n8k16 (Q: the G query heads as rows 0..G-1 of a 16-row tile, the rest
+// zero; K^T straight from the stage by ldmatrix), keeps its own running max and sum per head (a lane group of four a
+// head), and accumulates P . V with P rounded to the element type (V^T by ldmatrix.trans). The warps' results are
+// merged in warp order at the end, as the splits' are by combine_kernel.
+constexpr int kMmaWarps = 4, kMmaThreads = 32 * kMmaWarps;
+constexpr int kMmaTile = 32 * kMmaWarps;
+constexpr int kMmaRowBytes = kHeadDim * 2;
+constexpr int kMmaStageBytes = 2 * kMmaTile * kMmaRowBytes;  // 64 KiB: keys, then values
+constexpr int kMmaStages = 3;
+constexpr int kMmaSharedBytes = kMmaStages * kMmaStageBytes;
+
+__device__ __forceinline__ int swizzled(int row, int chunk) { return row * kMmaRowBytes + ((chunk ^ (row & 7)) << 4); }
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* p) {
+    const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(p));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address));
+}
+
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* p) {
+    const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(p));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address));
+}
+
+// (c0, c1) += rows 0..7 of A . B for m16n8k16: a0, a2 the A registers of rows 0..7 (rows 8..15 are zero), b0, b1 B's.
+template <typename T>
+__device__ __forceinline__ void mma_rows8(float& c0, float& c1, uint32_t a0, uint32_t a2, uint32_t b0, uint32_t b1) {
+    float d2, d3;
+    const uint32_t zero = 0;
+    const float fzero = 0.f;
+    if constexpr (std::is_same<T, __nv_bfloat16>::value) {
+        asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %10, %11};\n"
+            : "+f"(c0), "+f"(c1), "=f"(d2), "=f"(d3)
+            : "r"(a0), "r"(zero), "r"(a2), "r"(zero), "r"(b0), "r"(b1), "f"(fzero), "f"(fzero));
+    } else {
+        asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %10, %11};\n"
+            : "+f"(c0), "+f"(c1), "=f"(d2), "=f"(d3)
+            : "r"(a0), "r"(zero), "r"(a2), "r"(zero), "r"(b0), "r"(b1), "f"(fzero), "f"(fzero));
+    }
+}
+
+// Two floats rounded to the element type, x in the low half.
+template <typename T> __device__ __forceinline__ uint32_t pack(float x, float y);
+template <> __device__ __forceinline__ uint32_t pack<__nv_bfloat16>(float x, float y) {
+    __nv_bfloat162 v = __floats2bfloat162_rn(x, y);
+    return *reinterpret_cast<uint32_t*>(&v);
+}
+template <> __device__ __forceinline__ uint32_t pack<__half>(float x, float y) {
+    __half2 v = __floats2half2_rn(x, y);
+    return *reinterpret_cast<uint32_t*>(&v);
+}
+
+template <typename T, int G>
+__global__ void __launch_bounds__(kMmaThreads) decode_mma_kernel(const T* __restrict__ q, T* __restrict__ out, const T* __restrict__ k_cache,
+                                                                 const T* __restrict__ v_cache, const int32_t* __restrict__ block_table,
+                                                                 int64_t table_stride, const int32_t* __restrict__ seqlens, int heads, int kv_heads,
+                                                                 int block_size, int block_shift, int split_tokens, int num_splits, float scale_log2,
+                                                                 float* __restrict__ partial) {
+    static_assert(G <= 8, "the query heads of a KV head are rows of one m16 tile's upper half");
+    extern __shared__ __align__(16) unsigned char stages[];
+    __shared__ float m_s[kMmaWarps][8], l_s[kMmaWarps][8];
+
+    allow_next_launch();
+    const int split = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, group = lane / 4, quad = lane % 4;
+    wait_for_previous();  // q comes from the previous kernel
+    const int len = seqlens[b];
+    const int start = split * split_tokens;
+    if (start >= len) {
+        if (len <= 0 && num_splits == 1) {
+            for (int i = threadIdx.x; i < G * kHeadDim; i += kMmaThreads) {
+                out[(size_t(b) * heads + size_t(h) * G) * kHeadDim + i] = from_float<T>(0.f);
+            }
+        }
+        return;
+    }
+    const int end = min(len, start + split_tokens);
+    const int tiles = (end - start + kMmaTile - 1) / kMmaTile;
+
+    const int32_t* table = block_table + size_t(b) * table_stride;
+    const size_t token_stride = size_t(kv_heads) * kHeadDim, head_offset = size_t(h) * kHeadDim;
+    auto load_tile = [&](int tile, int stage) {
+        unsigned char* ks = stages + stage * kMmaStageBytes;
+        unsigned char* vs = ks + kMmaTile * kMmaRowBytes;
+        const int chunk = threadIdx.x % 16;
+#pragma unroll 4
+        for (int r = threadIdx.x / 16; r < kMmaTile; r += kMmaThreads / 16) {
+            const int t = start + tile * kMmaTile + r;
+            const bool valid = t < end;
+            const T* kp = k_cache;
+            const T* vp = v_cache;
+            if (valid) {
+                const int block = block_shift >= 0 ? t >> block_shift : t / block_size;
+                const size_t offset = (size_t(table[block]) * block_size + (t - block * block_size)) * token_stride + head_offset + chunk * 8;
+                kp += offset;
+                vp += offset;
+            }
+            cp_async16(ks + swizzled(r, chunk), kp, valid);
+            cp_async16(vs + swizzled(r, chunk), vp, valid);
+        }
+    };
+#pragma unroll
+    for (int s = 0; s < kMmaStages - 1; s++) {
+        if (s < tiles) { load_tile(s, s); }
+        cp_async_commit();
+    }
+    // Q as the A operand: row `group` is query head group (zero past G); a0 holds dims 16 ks + 2 quad + {0, 1}, a2 the
+    // same + 8.
+    uint32_t qa[kHeadDim / 16][2];
+    {
+        const T* qrow = q + (size_t(b) * heads + size_t(h) * G + (group < G ? group : 0)) * kHeadDim;
+#pragma unroll
+        for (int ks = 0; ks < kHeadDim / 16; ks++) {
+            qa[ks][0] = group < G ? *reinterpret_cast<const uint32_t*>(qrow + ks * 16 + quad * 2) : 0u;
+            qa[ks][1] = group < G ? *reinterpret_cast<const uint32_t*>(qrow + ks * 16 + 8 + quad * 2) : 0u;
+        }
+    }
+    float m = -INFINITY, l = 0.f;  // this warp's running max and sum of head `group`
+    float o[kHeadDim / 8][2];      // this warp's sum p.V of head `group`, dims 8 n + 2 quad + {0, 1}
+#pragma unroll
+    for (int n = 0; n < kHeadDim / 8; n++) { o[n][0] = 0.f; o[n][1] = 0.f; }
+
+    for (int tile = 0; tile < tiles; tile++) {
+        cp_async_wait<kMmaStages - 2>();
+        __syncthreads();  // this tile's stage is in; every warp is done with the stage the next load overwrites
+        {
+            const int next = tile + kMmaStages - 1;
+            if (next < tiles) { load_tile(next, next % kMmaStages); }
+            cp_async_commit();
+        }
+        const unsigned char* ks = stages + (tile % kMmaStages) * kMmaStageBytes;
+        const unsigned char* vs = ks + kMmaTile * kMmaRowBytes;
+        const int first = start + tile * kMmaTile + warp * 32;  // this warp's first token
+        if (first >= end) { continue; }                          // none of its tokens is in the range
+        // Scores of head `group` for tokens first + 8 n + 2 quad + {0, 1}.
+        float s[4][2];
+#pragma unroll
+        for (int n = 0; n < 4; n++) {
+            s[n][0] = 0.f;
+            s[n][1] = 0.f;
+            const int row = warp * 32 + n * 8 + (lane & 7);
+#pragma unroll
+            for (int kp = 0; kp < kHeadDim / 32; kp++) {  // two k-steps of 16 dims a load
+                uint32_t r[4];
+                ldmatrix_x4(r, ks + swizzled(row, 4 * kp + (lane >> 3)));
+                mma_rows8<T>(s[n][0], s[n][1], qa[2 * kp][0], qa[2 * kp][1], r[0], r[1]);
+                mma_rows8<T>(s[n][0], s[n][1], qa[2 * kp + 1][0], qa[2 * kp + 1][1], r[2], r[3]);
+            }
+        }
+        float mx = -INFINITY;
+#pragma unroll
+        for (int n = 0; n < 4; n++) {
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const float v = first + n * 8 + quad * 2 + e < end ? s[n][e] * scale_log2 : -INFINITY;
+                s[n][e] = v;
+                mx = fmaxf(mx, v);
+            }
+        }
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float m_new = fmaxf(m, mx);  // finite: the warp's first token is in the range
+        const float alpha = exp2f(m - m_new);
+        float sum = 0.f;
+#pragma unroll
+        for (int n = 0; n < 4; n++) {
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                s[n][e] = exp2f(s[n][e] - m_new);
+                sum += s[n][e];
+            }
+        }
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        l = l * alpha + sum;
+        m = m_new;
+#pragma unroll
+        for (int n = 0; n < kHeadDim / 8; n++) { o[n][0] *= alpha; o[n][1] *= alpha; }
+        // P . V: k-steps of 16 tokens (the scores of n-tiles 2 kk and 2 kk + 1 are the A registers), 16 dims a load.
+#pragma unroll
+        for (int kk = 0; kk < 2; kk++) {
+            const uint32_t a0 = pack<T>(s[2 * kk][0], s[2 * kk][1]), a2 = pack<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+            const int row = warp * 32 + kk * 16 + ((lane >> 3) & 1) * 8 + (lane & 7);
+#pragma unroll
+            for (int d = 0; d < kHeadDim / 16; d++) {
+                uint32_t r[4];
+                ldmatrix_x4_trans(r, vs + swizzled(row, 2 * d + (lane >> 4)));
+                mma_rows8<T>(o[2 * d][0], o[2 * d][1], a0, a2, r[0], r[1]);
+                mma_rows8<T>(o[2 * d + 1][0], o[2 * d + 1][1], a0, a2, r[2], r[3]);
+            }
+        }
+    }
+
+    cp_async_wait<0>();
+    __syncthreads();  // every warp is done with the stages: they hold the warps' results now
+    float* sums = reinterpret_cast<float*>(stages);  // [kMmaWarps][8][kHeadDim]
+#pragma unroll
+    for (int n = 0; n < kHeadDim / 8; n++) {
+        *reinterpret_cast<float2*>(sums + (warp * 8 + group) * kHeadDim + n * 8 + quad * 2) = make_float2(o[n][0], o[n][1]);
+    }
+    if (quad == 0) { m_s[warp][group] = m; l_s[warp][group] = l; }
+    __syncthreads();
+    for (int i = threadIdx.x; i < G * kHeadDim; i += kMmaThreads) {
+        const int g = i / kHeadDim, d = i % kHeadDim;
+        float mw = -INFINITY;
+#pragma unroll
+        for (int w = 0; w < kMmaWarps; w++) { mw = fmaxf(mw, m_s[w][g]); }
+        float lw = 0.f, ow = 0.f;
+#pragma unroll
+        for (int w = 0; w < kMmaWarps; w++) {
+            const float scale = m_s[w][g] == -INFINITY ? 0.f : exp2f(m_s[w][g] - mw);  // a warp without tokens adds nothing
+            lw = fmaf(l_s[w][g], scale, lw);
+            ow = fmaf(sums[(w * 8 + g) * kHeadDim + d], scale, ow);
+        }
+        const size_t row = size_t(b) * heads + size_t(h) * G + g;
+        if (num_splits == 1) {
+            out[row * kHeadDim + d] = from_float<T>(ow / lw);
+        } else {
+            float* part = partial + (row * num_splits + split) * kPartialFloats;
+            part[d] = ow;
+            if (d == 0) { part[kHeadDim] = mw; part[kHeadDim + 1] = lw; }
+        }
+    }
+}
+
 int32_t check(const psk_paged_args* a) {
     if (!valid_dtype(a->dtype)) { return fail(PSK_ERR_DTYPE, "paged_decode: dtype %d is not fp16 (0) or bf16 (1)", a->dtype); }
     const int g = a->kv_heads > 0 ? a->heads / a->kv_heads : 0;
@@ -253,40 +484,78 @@ int32_t check(const psk_paged_args* a) {
     if (a->num_splits < 0 || a->num_splits > tiles) {
         return fail(PSK_ERR_SHAPE, "paged_decode: num_splits %d (0 or 1..%d for max_seqlen %d)", a->num_splits, tiles, a->max_seqlen);
     }
+    if (a->kernel != PSK_PAGED_TENSOR_CORES && a->kernel != PSK_PAGED_CUDA_CORES) {
+        return fail(PSK_ERR_SHAPE, "paged_decode: kernel %d (0: tensor cores, 1: CUDA cores)", a->kernel);
+    }
     return PSK_OK;
 }
 
-// Splits and tokens a split: about four blocks a multiprocessor over the whole grid (three fit at once with this
-// kernel's shared memory), ranges of at least 4 tiles (128 tokens), a whole number of tiles each.
-void plan(const psk_paged_args* a, int sms, int* splits, int* split_tokens) {
-    const int tiles = (a->max_seqlen + kTile - 1) / kTile;
+// Shared memory a multiprocessor has for blocks (0 if unknown).
+int shared_per_multiprocessor(int device) {
+    static int bytes[kMaxDevices] = {};  // 0 = not queried yet; a benign race (same value written)
+    if (device < 0 || device >= kMaxDevices) { return 0; }
+    if (bytes[device] == 0 && cudaDeviceGetAttribute(&bytes[device], cudaDevAttrMaxSharedMemoryPerMultiprocessor, device) != cudaSuccess) { return 0; }
+    return bytes[device];
+}
+
+// Splits and tokens a split (a whole number of the kernel's stages each). Given a count, at most that many ranges.
+// Otherwise the count that minimises an estimate of the time: the waves of blocks the grid takes (blocks resident at
+// once: the multiprocessors times the blocks their shared memory holds) times the stages a block streams, plus two
+// stages' worth for a block's start (its first loads) and end.
+void plan(const psk_paged_args* a, int device, int* splits, int* split_tokens) {
+    const bool mma = a->kernel == PSK_PAGED_TENSOR_CORES;
+    const int tile = mma ? kMmaTile : kTile;
+    const int tiles = (a->max_seqlen + tile - 1) / tile;
     int n = a->num_splits;
     if (n == 0) {
+        const int sms = multiprocessors(device) > 0 ? multiprocessors(device) : 132;
+        const int per_sm_bytes = shared_per_multiprocessor(device) > 0 ? shared_per_multiprocessor(device) : 228 * 1024;
+        const int block_bytes = (mma ? kMmaSharedBytes : kSharedBytes) + 4 * 1024;  // dynamic + static + reserved
+        const int64_t slots = int64_t(sms) * (per_sm_bytes / block_bytes > 0 ? per_sm_bytes / block_bytes : 1);
         const int64_t pairs = int64_t(a->batch) * a->kv_heads;
-        const int64_t wanted = (4 * int64_t(sms > 0 ? sms : 132) + pairs - 1) / pairs;
-        const int most = (tiles + 3) / 4;
-        n = int(wanted < most ? wanted : most);
-        if (n < 1) { n = 1; }
+        int64_t best = -1;
+        for (int c = 1; c <= tiles; c++) {
+            const int64_t per_split = (tiles + c - 1) / c;
+            if (c > 1 && (tiles + per_split - 1) / per_split < c) { continue; }  // the same ranges as a smaller count
+            const int64_t cost = (pairs * c + slots - 1) / slots * (per_split + 2) + (c > 1 ? 1 : 0);  // + the combine
+            if (best < 0 || cost < best) { best = cost; n = c; }
+        }
     }
     const int tiles_per_split = (tiles + n - 1) / n;
-    *split_tokens = tiles_per_split * kTile;
+    *split_tokens = tiles_per_split * tile;
     *splits = (tiles + tiles_per_split - 1) / tiles_per_split;
 }
 
 template <typename T, int G>
 cudaError_t launch_decode(const psk_paged_args* a, int splits, int split_tokens, cudaStream_t s) {
-    auto kernel = decode_kernel<T, G>;
-    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes);
-    if (e != cudaSuccess) { return e; }
     const float scale_log2 = a->softmax_scale * 1.4426950408889634f;
     float* partial = splits > 1 ? static_cast<float*>(a->workspace) : nullptr;
-    dim3 grid{unsigned(splits), unsigned(a->kv_heads), unsigned(a->batch)}, block{unsigned(kThreads)};
-    e = launch_shared(kernel, grid, block, kSharedBytes, s, static_cast<const T*>(a->q), static_cast<T*>(a->out), static_cast<const T*>(a->k_cache),
-                      static_cast<const T*>(a->v_cache), a->block_table, a->block_table_stride, a->seqlens, a->heads, a->kv_heads, a->block_size,
-                      split_tokens, splits, scale_log2, partial);
+    const T* q = static_cast<const T*>(a->q);
+    T* out = static_cast<T*>(a->out);
+    const T* k = static_cast<const T*>(a->k_cache);
+    const T* v = static_cast<const T*>(a->v_cache);
+    dim3 grid{unsigned(splits), unsigned(a->kv_heads), unsigned(a->batch)};
+    cudaError_t e;
+    if (a->kernel == PSK_PAGED_TENSOR_CORES) {
+        auto kernel = decode_mma_kernel<T, G>;
+        e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMmaSharedBytes);
+        if (e != cudaSuccess) { return e; }
+        int shift = -1;
+        for (int bit = 0; bit < 31; bit++) {
+            if ((1 << bit) == a->block_size) { shift = bit; }
+        }
+        e = launch_shared(kernel, grid, dim3{unsigned(kMmaThreads)}, kMmaSharedBytes, s, q, out, k, v, a->block_table, a->block_table_stride,
+                          a->seqlens, a->heads, a->kv_heads, a->block_size, shift, split_tokens, splits, scale_log2, partial);
+    } else {
+        auto kernel = decode_kernel<T, G>;
+        e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes);
+        if (e != cudaSuccess) { return e; }
+        e = launch_shared(kernel, grid, dim3{unsigned(kThreads)}, kSharedBytes, s, q, out, k, v, a->block_table, a->block_table_stride,
+                          a->seqlens, a->heads, a->kv_heads, a->block_size, split_tokens, splits, scale_log2, partial);
+    }
     if (e != cudaSuccess || splits == 1) { return e; }
     return launch(combine_kernel<T>, dim3{unsigned(a->batch * a->heads)}, dim3{unsigned(kHeadDim)}, s, static_cast<const float*>(partial),
-                  static_cast<T*>(a->out), a->seqlens, a->heads, split_tokens, splits);
+                  out, a->seqlens, a->heads, split_tokens, splits);
 }
 
 template <typename T>
@@ -318,7 +587,7 @@ PSK_API int32_t psk_paged_plan(const psk_paged_args* a, int32_t* num_splits, int
     rc = current_device(&device);
     if (rc != PSK_OK) { return rc; }
     int splits = 1, split_tokens = 0;
-    plan(a, multiprocessors(device), &splits, &split_tokens);
+    plan(a, device, &splits, &split_tokens);
     *num_splits = splits;
     *bytes = workspace_bytes(a, splits);
     return PSK_OK;
@@ -339,7 +608,7 @@ PSK_API int32_t psk_paged_decode(const psk_paged_args* a) {
     rc = current_device(&device);
     if (rc != PSK_OK) { return rc; }
     int splits = 1, split_tokens = 0;
-    plan(a, multiprocessors(device), &splits, &split_tokens);
+    plan(a, device, &splits, &split_tokens);
     const int64_t need = workspace_bytes(a, splits);
     if (need > 0 && (a->workspace == nullptr || a->workspace_bytes < need || reinterpret_cast<uintptr_t>(a->workspace) % 16 != 0)) {
         return fail(PSK_ERR_SHAPE, "paged_decode: %d splits need a 16-byte aligned workspace of %lld bytes (%lld given)", splits, (long long)need,

@@ -16,6 +16,11 @@ start=$(date +%s)
 build cmake.log; rc=$?
 echo "== build rc=$rc in $(( $(date +%s) - start )) s"
 grep -E "error|warning: .*paged" "$OUT_DIR/cmake.log" | head -40
+if [ $rc -ne 0 ] && [ -f "$NATIVE/../paged_attention_fallback.cu" ]; then
+  echo "== retry with the fallback paged_attention.cu"
+  cp "$NATIVE/../paged_attention_fallback.cu" "$NATIVE/src/paged_attention.cu"
+  build cmake-fallback.log; rc=$?; echo "== rebuild rc=$rc"
+fi
 if [ $rc -ne 0 ]; then
   echo "== retry without paged_attention.cu"
   sed -i 's# src/paged_attention.cu##' "$NATIVE/CMakeLists.txt"
