@@ -536,10 +536,13 @@ cudaError_t launch_decode(const psk_paged_args* a, int splits, int split_tokens,
     const T* v = static_cast<const T*>(a->v_cache);
     dim3 grid{unsigned(splits), unsigned(a->kv_heads), unsigned(a->batch)};
     cudaError_t e;
-    if (a->kernel == PSK_PAGED_TENSOR_CORES) {
+    bool mma = a->kernel == PSK_PAGED_TENSOR_CORES;
+    if (mma && cudaFuncSetAttribute(decode_mma_kernel<T, G>, cudaFuncAttributeMaxDynamicSharedMemorySize, kMmaSharedBytes) != cudaSuccess) {
+        cudaGetLastError();  // a GPU with less shared memory a block (A100: 164 KiB): the CUDA-core kernel, same ranges
+        mma = false;
+    }
+    if (mma) {
         auto kernel = decode_mma_kernel<T, G>;
-        e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMmaSharedBytes);
-        if (e != cudaSuccess) { return e; }
         int shift = -1;
         for (int bit = 0; bit < 31; bit++) {
             if ((1 << bit) == a->block_size) { shift = bit; }

@@ -242,7 +242,7 @@ def check_layer_loop(pg, fl, gen, results):
                     delta=torch.empty(tokens, dim, dtype=dt, device="cuda"), gate_up=torch.empty(tokens, 2 * hidden, dtype=dt, device="cuda"),
                     act=torch.empty(tokens, hidden, dtype=dt, device="cuda"))
         a = ForwardArgs(dtype=1, tokens=tokens, dim=dim, heads=heads, kv_heads=kvh, head_dim=HEAD_DIM, hidden=hidden, layers=layers, norm_eps=1e-5)
-        a.layer, a.final_norm, a.residual = ctypes.cast(layer_array, ctypes.c_void_p), final_norm.data_ptr(), residual.data_ptr()
+        a.layer, a.final_norm, a.residual = ctypes.addressof(layer_array), final_norm.data_ptr(), residual.data_ptr()
         for n, t in bufs.items():
             setattr(a, n, t.data_ptr())
         a.positions, a.slots, a.rope = positions.data_ptr(), slots.data_ptr(), rope.data_ptr()
@@ -259,7 +259,7 @@ def check_layer_loop(pg, fl, gen, results):
             pa = pg.make_args(bufs["q"], pools[0][0], pools[0][1], bufs["attn"], seqlens, table, max(lens), 0, paged_kernel)
             pg.prepare(pa)
             keep.append(pa)
-            a.decode_attention = ctypes.cast(ctypes.pointer(pa), ctypes.c_void_p)
+            a.decode_attention = ctypes.addressof(pa)
         rc = lib.psk_forward_layers(ctypes.byref(a))
         torch.cuda.synchronize()
         return (bufs["normed"].clone() if rc == PSK_OK else None), rc
