@@ -45,13 +45,16 @@ public sealed class ParallelSampler(Llama3 model, PagedKvCache cache, IAttention
         int peak = 0, copies = 0;
         while (!groups.IsIdle)
         {
-            // Samples that continue append the slot of the token they feed; a shared partial block is copied first.
+            // Samples that continue append the slot of the token they feed; a shared partial block is copied first
+            // (all of a step's copies in one gather and scatter per pool).
+            var stepCopies = new List<BlockCopy>();
             foreach ((int g, int j) in running)
             {
                 BlockCopy copy = cache.Manager.Append(groups.SequencesOf(g)[j]);
-                if (copy.IsNeeded) copies++;
-                cache.CopyBlock(copy);
+                if (copy.IsNeeded) stepCopies.Add(copy);
             }
+            copies += stepCopies.Count;
+            cache.CopyBlocks(stepCopies);
             IReadOnlyList<int> admitted = groups.AdmitWaiting();
             if (admitted.Count == 0 && running.Count == 0) throw new InvalidOperationException("No group could be admitted into an empty pool.");
             int used = cache.Manager.UsedBlocks;
