@@ -34,7 +34,7 @@ internal static class BenchStepCommand
         shape.AcceptOnlyFromAmong("8b", "tiny");
         var kernels = new Option<string>("--kernels") { Description = "auto, fused, fused-no-graphs or eager.", DefaultValueFactory = _ => "auto" };
         kernels.AcceptOnlyFromAmong(KernelsChoice.Values);
-        var attention = new Option<string>("--attention") { Description = "auto, flash or reference.", DefaultValueFactory = _ => "auto" };
+        var attention = new Option<string>("--attention") { Description = "auto, flash, paged or reference.", DefaultValueFactory = _ => "auto" };
         attention.AcceptOnlyFromAmong(AttentionChoice.Values);
         var bandwidth = new Option<double>("--peak-bandwidth") { Description = "Memory bandwidth of the roofline, TB/s (3.35: H100 SXM).", DefaultValueFactory = _ => 3.35 };
         var json = new Option<string?>("--json") { Description = "Write the results as JSON to this file." };

@@ -36,7 +36,7 @@ internal static class RunCommand
         var device = new Option<string>("--device") { Description = "auto (CUDA if available, else only the prediction), cuda or cpu", DefaultValueFactory = _ => "auto" };
         var maxNew = new Option<int?>("--max-new-tokens") { Description = "Cap on new tokens per request (default: up to 8192 tokens in all)" };
         var blockSize = new Option<int>("--block-size") { Description = "Tokens per KV block (flash-attn's paged kernel needs a multiple of 256)", DefaultValueFactory = _ => 256 };
-        var attention = new Option<string>("--attention") { Description = "auto (flash-attn when its library loads, else reference), flash or reference", DefaultValueFactory = _ => "auto" };
+        var attention = new Option<string>("--attention") { Description = "auto (on CUDA with the native library: flash-attn for block sizes that are multiples of 256, else the paged decode kernel; else reference), flash, paged or reference", DefaultValueFactory = _ => "auto" };
         var kernels = new Option<string>("--kernels") { Description = "auto (fused native kernels, decode steps as CUDA graphs, on CUDA when the flash library has them; else eager), fused, fused-no-graphs or eager: the operations between matmuls", DefaultValueFactory = _ => "auto" };
         var json = new Option<string?>("--json") { Description = "Write a JSON summary to this file" };
         var findMax = new Option<bool>("--find-max-batch") { Description = "Find the largest N that really runs on this GPU (bisection with short outputs), beside the simulator's prediction" };

@@ -46,7 +46,7 @@ internal static class ServeTraceCommand
         device.AcceptOnlyFromAmong("cpu", "cuda");
         var json = new Option<string?>("--json") { Description = "Write a JSON summary to this file." };
         var plot = new Option<string?>("--plot") { Description = "Write a PNG timeline of running, waiting and blocks in use." };
-        var attention = new Option<string>("--attention") { Description = "auto (flash-attn on CUDA when its library loads and the block size is a multiple of 256, else reference), flash or reference.", DefaultValueFactory = _ => "auto" };
+        var attention = new Option<string>("--attention") { Description = "auto (on CUDA with the native library: flash-attn for block sizes that are multiples of 256, else the paged decode kernel; else reference), flash, paged or reference.", DefaultValueFactory = _ => "auto" };
         attention.AcceptOnlyFromAmong(AttentionChoice.Values);
         var kernels = new Option<string>("--kernels") { Description = "auto (fused native kernels, decode steps as CUDA graphs, on CUDA when the flash library has them; else eager), fused, fused-no-graphs or eager.", DefaultValueFactory = _ => "auto" };
         kernels.AcceptOnlyFromAmong(KernelsChoice.Values);
