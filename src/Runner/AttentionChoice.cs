@@ -28,7 +28,7 @@ internal static class AttentionChoice
             if (missing is not null) throw new UserError($"--attention flash: {missing}", Cli.Failed);
             if (!blockOk) throw new UserError($"--attention flash: the paged kernel needs a block size that is a multiple of 256, got {blockSize}");
         }
-        string? pagedMissing = missing ?? PagedDecodeAttention.UnavailableReason;
+        string? pagedMissing = device.type != DeviceType.CUDA ? "the paged decode kernel runs on CUDA only" : missing ?? PagedDecodeAttention.UnavailableReason;
         if (attention == "paged" && pagedMissing is not null) throw new UserError($"--attention paged: {pagedMissing}", Cli.Failed);
         if (attention == "paged" || (attention == "auto" && pagedMissing is null && !blockOk))
         {

@@ -161,7 +161,7 @@ internal static class RunCommand
         if (s.SyntheticShape is not ("8b" or "tiny")) throw new UserError($"--synthetic-shape: unknown shape \"{s.SyntheticShape}\"; known: 8b, tiny");
         if (s.SyntheticShape == "tiny" && !s.Synthetic) throw new UserError("--synthetic-shape: only with --synthetic");
         if (s.Device is not ("auto" or "cuda" or "cpu")) throw new UserError($"--device: unknown device \"{s.Device}\"; known: auto, cuda, cpu");
-        if (s.Attention is not ("auto" or "flash" or "reference")) throw new UserError($"--attention: unknown backend \"{s.Attention}\"; known: auto, flash, reference");
+        if (!AttentionChoice.Values.Contains(s.Attention)) throw new UserError($"--attention: unknown backend \"{s.Attention}\"; known: {string.Join(", ", AttentionChoice.Values)}");
         if (!KernelsChoice.Values.Contains(s.Kernels)) throw new UserError($"--kernels: unknown kernels \"{s.Kernels}\"; known: {string.Join(", ", KernelsChoice.Values)}");
         if (s.ShareGpt is not null && !File.Exists(s.ShareGpt)) throw new UserError($"--sharegpt: {s.ShareGpt}: file not found");
         if (s.JsonPath is not null && Path.GetDirectoryName(Path.GetFullPath(s.JsonPath)) is string dir && !Directory.Exists(dir))
