@@ -12,7 +12,8 @@ FLAGS=(-O3 -std=c++17 --expt-relaxed-constexpr --expt-extended-lambda --use_fast
   -DFLASHATTENTION_DISABLE_DROPOUT -DFLASHATTENTION_DISABLE_ALIBI -DFLASHATTENTION_DISABLE_SOFTCAP
   -DFLASHATTENTION_DISABLE_UNEVEN_K -DFLASHATTENTION_DISABLE_LOCAL
   -I"$HERE/include" -I"$HERE/shim" -I"$FA_SRC" -I"$CUTLASS_INC")
-SOURCES=("$HERE/src/pagedsim_flash.cu" "$HERE/src/pagedsim_kernels.cu")
+SOURCES=("$HERE/src/pagedsim_flash.cu")
+for f in pagedsim_kernels rmsnorm rope_kv_write silu_mul argmax gemv matmul layer_loop paged_attention; do SOURCES+=("$HERE/src/$f.cu"); done
 for dtype in bf16 fp16; do for causal in "" _causal; do
   SOURCES+=("$FA_SRC/flash_fwd_split_hdim128_${dtype}${causal}_sm80.cu" "$FA_SRC/flash_fwd_split_align_hdim128_${dtype}${causal}_sm80.cu")
 done; done

@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever an entry point changes. */
-#define PSK_ABI_VERSION 6
+#define PSK_ABI_VERSION 7
 
 typedef enum psk_status {
     PSK_OK = 0,
@@ -168,6 +168,11 @@ typedef struct psk_forward_args {
     psf_fwd_args attention;
     int32_t paged;
     void* stream;
+    /* Null: attention is flash's (attention, paged). Otherwise a decode pass (one token a sequence, tokens = its
+     * batch) attends with psk_paged_decode (pagedsim_paged.h) over these arguments, q, out, k_cache, v_cache and stream
+     * replaced per layer by q, attn, the layer's caches and `stream`; attention must still describe q, attn, the batch
+     * and, for a graph, the lengths and block table its launches copy in. */
+    const struct psk_paged_args* decode_attention;
 } psk_forward_args;
 
 /* sizeof(psk_forward_args), so a binding can check its mirror of the struct. */

@@ -31,4 +31,6 @@ timeout 300 python3 "$HERE/test/check_flash.py" --lib "$LIB" 2>&1 | tee "$OUT_DI
 rc=${PIPESTATUS[0]}
 timeout 120 python3 "$HERE/test/check_kernels.py" --lib "$LIB" 2>&1 | tee "$OUT_DIR/check_kernels.log"
 [ "${PIPESTATUS[0]}" -ne 0 ] && rc=1
+timeout 240 python3 "$HERE/test/check_paged.py" --lib "$LIB" 2>&1 | tee "$OUT_DIR/check_paged.log"
+[ "${PIPESTATUS[0]}" -ne 0 ] && rc=1
 exit "$rc"

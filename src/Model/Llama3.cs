@@ -1,5 +1,6 @@
 using PagedSim.Model.Attention;
 using PagedSim.Model.Attention.Flash;
+using PagedSim.Model.Attention.Paged;
 using PagedSim.Model.Kernels;
 using PagedSim.Model.KvCache;
 using PagedSim.Model.Parallel;
@@ -136,11 +137,14 @@ public sealed class Llama3 : IDisposable
         // next block's norm, so the add and the norm are one kernel. h ends as the output head's input.
         Tensor x = Parallel is { } tp ? tp.Embed(Weights.Embedding, tokens) : Weights.Embedding.index_select(0, tokens.reshape(-1));
         Tensor h;
-        if (k is FusedCudaKernels fused && attention is FlashAttentionBackend flash && Parallel is null)
+        // The paged decode kernel takes decode passes over a paged cache; its other passes go to its OtherPasses backend.
+        PagedDecodeAttention? paged = attention is PagedDecodeAttention p && len == 1 && cache.Kind == KvCacheKind.Paged ? p : null;
+        FlashAttentionBackend? flash = attention as FlashAttentionBackend ?? (attention as PagedDecodeAttention)?.OtherPasses as FlashAttentionBackend;
+        if (k is FusedCudaKernels fused && (paged is not null || flash is not null) && Parallel is null)
         {
             // The same layers, queued from native code in one call (or replayed as a CUDA graph): a decode step is
             // bound by the CPU time of its ~450 launches, and a TorchSharp operation costs several times a launch.
-            h = fused.ForwardLayers(this, _rope, step, cache, flash, scale, x);
+            h = fused.ForwardLayers(this, _rope, step, cache, paged is null ? flash : null, scale, x, paged);
         }
         else
         {

@@ -216,17 +216,30 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
 
         int[] chosen;
         float[]? logits = null;
+        bool sampledOnDevice = false;
         int vocab = model.Config.VocabSize;
         using (NewDisposeScope())
         {
             KvStep step = cache.Prepare(sequences, len, model.Device);
             Tensor input = tensor(flat, [batch.Length, len]).to(model.Device);
-            bool needLogits = !sampling.IsGreedy || batch.Any(s => s.Logits is not null);
-            if (!needLogits)
+            bool recordLogits = batch.Any(s => s.Logits is not null);
+            if (sampling.IsGreedy && !recordLogits)
             {
                 Tensor ids = model.ForwardGreedy(input, cache, step, attention);
                 launch = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
                 chosen = ids.cpu().data<long>().ToArray().Select(x => (int)x).ToArray();
+            }
+            else if (!recordLogits)
+            {
+                // Sampling where the logits are: each emitting row's uniform from its request's own stream; only the
+                // ids come back.
+                Tensor output = model.Forward(input, cache, step, attention);
+                launch = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+                var uniforms = new double[batch.Length];
+                for (int b = 0; b < batch.Length; b++)
+                    if (emit(batch[b])) uniforms[b] = batch[b].Random.NextDouble();
+                chosen = DeviceSampler.Sample(output, sampling, uniforms).cpu().data<long>().ToArray().Select(x => (int)x).ToArray();
+                sampledOnDevice = true;
             }
             else
             {
@@ -246,7 +259,7 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
             if (!emit(s)) continue;
             emitted++;
             ReadOnlySpan<float> row = logits is null ? default : logits.AsSpan(b * vocab, vocab);
-            int token = sampling.IsGreedy ? chosen[b] : TokenSampler.Sample(row, sampling, s.Random);
+            int token = sampling.IsGreedy || sampledOnDevice ? chosen[b] : TokenSampler.Sample(row, sampling, s.Random);
             s.Logits?.Add(row.ToArray());
             if (s.Accept(token)) finished.Add(s);
         }

@@ -151,7 +151,6 @@ public sealed class ContinuousBatchGenerator(Llama3 model, PagedKvCache cache, I
                 flat[b * len + t] = index < s.Request.Prompt.Count ? s.Request.Prompt[index] : s.Output[index - s.Request.Prompt.Count];
             }
         }
-        int vocab = model.Config.VocabSize;
         int[] chosen = new int[batch.Length];
         using (NewDisposeScope())
         {
@@ -165,9 +164,11 @@ public sealed class ContinuousBatchGenerator(Llama3 model, PagedKvCache cache, I
             }
             else
             {
-                float[] logits = model.Forward(input, cache, step, attention).cpu().data<float>().ToArray();
-                for (int b = 0; b < batch.Length; b++)
-                    chosen[b] = TokenSampler.Sample(logits.AsSpan(b * vocab, vocab), sampling, states[batch[b]].Random);
+                // Sampling where the logits are (DeviceSampler): each row's uniform from its request's own stream.
+                var uniforms = new double[batch.Length];
+                for (int b = 0; b < batch.Length; b++) uniforms[b] = states[batch[b]].Random.NextDouble();
+                long[] ids = DeviceSampler.Sample(model.Forward(input, cache, step, attention), sampling, uniforms).cpu().data<long>().ToArray();
+                for (int b = 0; b < batch.Length; b++) chosen[b] = (int)ids[b];
             }
         }
         for (int b = 0; b < batch.Length; b++) states[batch[b]].Accept(chosen[b]);

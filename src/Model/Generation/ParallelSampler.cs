@@ -45,13 +45,16 @@ public sealed class ParallelSampler(Llama3 model, PagedKvCache cache, IAttention
         int peak = 0, copies = 0;
         while (!groups.IsIdle)
         {
-            // Samples that continue append the slot of the token they feed; a shared partial block is copied first.
+            // Samples that continue append the slot of the token they feed; a shared partial block is copied first
+            // (all of a step's copies in one gather and scatter per pool).
+            var stepCopies = new List<BlockCopy>();
             foreach ((int g, int j) in running)
             {
                 BlockCopy copy = cache.Manager.Append(groups.SequencesOf(g)[j]);
-                if (copy.IsNeeded) copies++;
-                cache.CopyBlock(copy);
+                if (copy.IsNeeded) stepCopies.Add(copy);
             }
+            copies += stepCopies.Count;
+            cache.CopyBlocks(stepCopies);
             IReadOnlyList<int> admitted = groups.AdmitWaiting();
             if (admitted.Count == 0 && running.Count == 0) throw new InvalidOperationException("No group could be admitted into an empty pool.");
             int used = cache.Manager.UsedBlocks;
@@ -64,22 +67,13 @@ public sealed class ParallelSampler(Llama3 model, PagedKvCache cache, IAttention
                 // Shared: one prompt pass per group, every sample draws from its logits; independent: one row each.
                 int[] batch = [.. byLength];
                 var rows = share ? batch.Select(g => (g, 0)).ToList() : batch.SelectMany(g => Enumerable.Range(0, samples).Select(j => (g, j))).ToList();
-                float[] logits = Forward(rows, groups, byLength.Key, (g, _) => prompts[g].Prompt);
-                for (int i = 0; i < batch.Length; i++)
-                    for (int j = 0; j < samples; j++)
-                    {
-                        int row = share ? i : i * samples + j;
-                        states[batch[i]][j].Draw(logits.AsSpan(row * model.Config.VocabSize, model.Config.VocabSize), sampling);
-                        stepped.Add((batch[i], j));
-                    }
+                var drawers = batch.SelectMany(g => Enumerable.Range(0, samples).Select(j => (g, j))).ToList();
+                int[] rowOf = [.. Enumerable.Range(0, drawers.Count).Select(d => share ? d / samples : d)];
+                Draw(Forward(rows, groups, byLength.Key, (g, _) => prompts[g].Prompt), rowOf, drawers, states, sampling);
+                stepped.AddRange(drawers);
             }
             if (running.Count > 0)
-            {
-                float[] logits = Forward(running, groups, 1, (g, j) => [states[g][j].Next]);
-                // Every sample draws from its own stream, so the draws may run in parallel (each scans the vocabulary).
-                System.Threading.Tasks.Parallel.For(0, running.Count, i =>
-                    states[running[i].Group][running[i].Index].Draw(logits.AsSpan(i * model.Config.VocabSize, model.Config.VocabSize), sampling));
-            }
+                Draw(Forward(running, groups, 1, (g, j) => [states[g][j].Next]), null, running, states, sampling);
             running.Clear();
             foreach ((int g, int j) in stepped)
             {
@@ -93,8 +87,8 @@ public sealed class ParallelSampler(Llama3 model, PagedKvCache cache, IAttention
             clock.Elapsed.TotalSeconds, blocksPerStep);
     }
 
-    /// <summary>One forward pass; returns the float32 logits [rows, vocab] on the host.</summary>
-    private float[] Forward(IReadOnlyList<(int Group, int Index)> rows, ForkedGroups groups, int len, Func<int, int, IReadOnlyList<int>> tokens)
+    /// <summary>One forward pass; returns the float32 logits [rows, vocab] on the model's device (the caller disposes them).</summary>
+    private Tensor Forward(IReadOnlyList<(int Group, int Index)> rows, ForkedGroups groups, int len, Func<int, int, IReadOnlyList<int>> tokens)
     {
         var flat = new long[rows.Count * len];
         var sequences = new int[rows.Count];
@@ -108,7 +102,31 @@ public sealed class ParallelSampler(Llama3 model, PagedKvCache cache, IAttention
         using var scope = NewDisposeScope();
         KvStep step = cache.Prepare(sequences, len, model.Device);
         Tensor output = model.Forward(tensor(flat, [rows.Count, len]).to(model.Device), cache, step, attention);
-        return output.cpu().data<float>().ToArray();
+        return output.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Each of <paramref name="drawers"/> chooses its next token from row <paramref name="rowOf"/>[i] of
+    /// <paramref name="logits"/> (row i when null), where the logits are: the argmax, or a draw with a uniform from the
+    /// sample's own stream (<see cref="DeviceSampler"/>). Only the ids come back to the host.
+    /// </summary>
+    private static void Draw(Tensor logits, int[]? rowOf, IReadOnlyList<(int Group, int Index)> drawers, Sample[][] states, SamplingOptions sampling)
+    {
+        using var scope = NewDisposeScope();
+        using (logits)
+        {
+            Tensor rows = rowOf is null ? logits : logits.index_select(0, tensor(rowOf.Select(r => (long)r).ToArray()).to(logits.device));
+            Tensor ids;
+            if (sampling.IsGreedy) ids = rows.argmax(1);
+            else
+            {
+                var uniforms = new double[drawers.Count];
+                for (int i = 0; i < drawers.Count; i++) uniforms[i] = states[drawers[i].Group][drawers[i].Index].NextUniform();
+                ids = DeviceSampler.Sample(rows, sampling, uniforms);
+            }
+            long[] chosen = ids.cpu().data<long>().ToArray();
+            for (int i = 0; i < drawers.Count; i++) states[drawers[i].Group][drawers[i].Index].Take((int)chosen[i]);
+        }
     }
 
     private sealed class Sample(GenerationRequest request, Random random)
@@ -120,10 +138,12 @@ public sealed class ParallelSampler(Llama3 model, PagedKvCache cache, IAttention
         public int? StopToken { get; private set; }
         private int _produced;
 
-        /// <summary>Chooses the next token from this sample's logits (argmax when greedy).</summary>
-        public void Draw(ReadOnlySpan<float> logits, SamplingOptions sampling)
+        /// <summary>The next uniform of this sample's own stream (one a draw).</summary>
+        public double NextUniform() => random.NextDouble();
+
+        /// <summary>Takes the token chosen for this sample.</summary>
+        public void Take(int token)
         {
-            int token = sampling.IsGreedy ? ArgMax(logits) : TokenSampler.Sample(logits, sampling, random);
             _produced++;
             Next = token;
             if (request.StopTokens?.Contains(token) == true)
@@ -133,13 +153,6 @@ public sealed class ParallelSampler(Llama3 model, PagedKvCache cache, IAttention
             }
             Output.Add(token);
             Done = _produced >= request.MaxNewTokens;
-        }
-
-        private static int ArgMax(ReadOnlySpan<float> x)
-        {
-            int best = 0;
-            for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
-            return best;
         }
     }
 }

@@ -1,12 +1,14 @@
 using PagedSim.Model.Attention;
+using System.Runtime.InteropServices;
 using PagedSim.Model.Attention.Flash;
+using PagedSim.Model.Attention.Paged;
 using PagedSim.Model.KvCache;
 using static TorchSharp.torch;
 
 namespace PagedSim.Model.Kernels;
 
 /// <summary>
-/// The layer operations as one native launch each (native/src/pagedsim_kernels.cu, in the same library as the
+/// The layer operations as one native launch each (native/src/, in the same library as the
 /// flash-attn backend), on the legacy default CUDA stream where TorchSharp queues its own work. Tensors must be
 /// contiguous CUDA tensors of one dtype, bf16 or fp16; positions and slots int64 on the same device. Each operation
 /// checks its tensors' device, dtype, contiguity and sizes (a wrong size would be read or written out of bounds);
@@ -17,6 +19,7 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
     private readonly FusedKernelsNative _native;
     private readonly DecodeGraphs _graphs;
     private LayerBuffers? _buffers;
+    private unsafe PagedDecodeArgs* _decodeArgs; // the paged decode kernel's arguments as the native layer loop reads them
     private (Llama3Weights Weights, IKvCache Cache, NativeLayer[] Layers)? _layers;
 
     /// <summary>Uses the library at $PAGEDSIM_FLASH_LIB, else libpagedsim_flash.so beside the application.</summary>
@@ -113,9 +116,12 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
     /// keep their scratch buffers between passes (grown with the batch); a prompt pass frees its own. Decode passes replay CUDA graphs
     /// when <see cref="CudaGraphs"/> is on. Flash attention only: its call is checked once and reused by every layer.
     /// </summary>
-    internal Tensor ForwardLayers(Llama3 model, RotaryEmbedding rope, KvStep step, IKvCache cache, FlashAttentionBackend flash,
-        double softmaxScale, Tensor embeddings)
+    internal Tensor ForwardLayers(Llama3 model, RotaryEmbedding rope, KvStep step, IKvCache cache, FlashAttentionBackend? flash,
+        double softmaxScale, Tensor embeddings, PagedDecodeAttention? paged = null)
     {
+        if (flash is null && paged is null) throw new ArgumentException("The layer loop attends with flash-attn or the paged decode kernel.", nameof(flash));
+        if (paged is not null && (step.QueryLength != 1 || cache.Kind != KvCacheKind.Paged))
+            throw new ArgumentException("The paged decode kernel takes decode passes over a paged cache.", nameof(paged));
         Llama3Config c = model.Config;
         int tokens = step.BatchSize * step.QueryLength;
         NativeLayer[] layers = Layers(model.Weights, cache);
@@ -125,7 +131,7 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
             // memory model assumes: kept, it would sit beside the KV cache's peak during decode.
             using var scratch = new LayerBuffers(tokens, c, model.DType, model.Device);
             Tensor promptNormed = empty([tokens, c.Dim], model.DType, model.Device);
-            Run(Arguments(model, rope, step, cache, flash, softmaxScale, scratch, embeddings, promptNormed), layers);
+            Run(Arguments(model, rope, step, cache, flash, paged, softmaxScale, scratch, embeddings, promptNormed, step.MaxSequenceLength), layers);
             return promptNormed;
         }
         // Decode passes keep theirs (grown with the batch), so that a captured graph can keep pointing into it.
@@ -141,12 +147,13 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
                 throw new ArgumentException($"A sequence of {step.MaxSequenceLength} tokens exceeds the cache's {capacity} per sequence.", nameof(step));
             // The graph reads the step's inputs from its own buffers.
             KvStep inBuffers = step with { Positions = v.Positions, Slots = v.Slots, BlockTable = v.BlockTable, SequenceLengths = v.SequenceLengths };
-            NativeForwardArgs graphArgs = Arguments(model, rope, inBuffers, cache, flash, softmaxScale, b, v.Residual, v.Normed);
+            // The paged kernel's split is planned for the graph's capacity, so that every later length replays correctly.
+            NativeForwardArgs graphArgs = Arguments(model, rope, inBuffers, cache, flash, paged, softmaxScale, b, v.Residual, v.Normed, (int)capacity);
             _graphs.Run(graphArgs, layers, v, step, embeddings, () => Run(graphArgs, layers));
             return v.Normed;
         }
         Tensor normed = empty([tokens, c.Dim], model.DType, model.Device);
-        Run(Arguments(model, rope, step, cache, flash, softmaxScale, b, embeddings, normed), layers);
+        Run(Arguments(model, rope, step, cache, flash, paged, softmaxScale, b, embeddings, normed, step.MaxSequenceLength), layers);
         return normed;
     }
 
@@ -159,16 +166,35 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
     /// <summary>Passes run by replaying a CUDA graph.</summary>
     public int GraphReplays => _graphs.Replays;
 
-    private NativeForwardArgs Arguments(Llama3 model, RotaryEmbedding rope, KvStep step, IKvCache cache, FlashAttentionBackend flash, double softmaxScale,
-        LayerBuffers b, Tensor residual, Tensor normed)
+    private unsafe NativeForwardArgs Arguments(Llama3 model, RotaryEmbedding rope, KvStep step, IKvCache cache, FlashAttentionBackend? flash,
+        PagedDecodeAttention? paged, double softmaxScale, LayerBuffers b, Tensor residual, Tensor normed, int plannedLength)
     {
         Llama3Config c = model.Config;
         int tokens = step.BatchSize * step.QueryLength, qSize = c.Heads * c.HeadDim;
         using var views = NewDisposeScope();
         Tensor q = b.Q.narrow(0, 0, (long)tokens * qSize).view(step.BatchSize, step.QueryLength, c.Heads, c.HeadDim);
         Tensor attn = b.Attn.narrow(0, 0, (long)tokens * qSize).view(step.BatchSize, step.QueryLength, c.Heads, c.HeadDim);
-        FlashArgs attention = flash.Describe(new AttentionInputs(q, cache.Keys(0), cache.Values(0), cache.Kind, step.BlockTable,
-            step.SequenceLengths, step.MaxSequenceLength, Causal: true, softmaxScale), attn);
+        var inputs = new AttentionInputs(q, cache.Keys(0), cache.Values(0), cache.Kind, step.BlockTable, step.SequenceLengths,
+            step.MaxSequenceLength, Causal: true, softmaxScale);
+        FlashArgs attention;
+        nint decodeAttention = 0;
+        if (paged is not null)
+        {
+            // The flash arguments only describe q, attn, the batch, the lengths and the block table (what the loop checks
+            // and a graph copies in); the paged kernel's own arguments live in native memory the loop reads during the
+            // call (or the capture). Its plan goes into the flash fields a graph's signature compares.
+            attention = FlashArguments.Describe(inputs, attn, 0);
+            PagedDecodeArgs decode = paged.Describe(inputs, attn, plannedLength);
+            if (_decodeArgs == null) _decodeArgs = (PagedDecodeArgs*)NativeMemory.Alloc((nuint)sizeof(PagedDecodeArgs));
+            *_decodeArgs = decode;
+            decodeAttention = (nint)_decodeArgs;
+            (attention.NumSplits, attention.Workspace, attention.WorkspaceBytes, attention.MaxSeqLenK) =
+                (paged.LastNumSplits, decode.Workspace, decode.WorkspaceBytes, plannedLength);
+        }
+        else
+        {
+            attention = flash!.Describe(inputs, attn);
+        }
         return new NativeForwardArgs
         {
             DType = DType(residual), Tokens = tokens, Dim = c.Dim, Heads = c.Heads, KvHeads = c.KvHeads, HeadDim = c.HeadDim,
@@ -177,7 +203,7 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
             Residual = TensorPointer.Of(residual), Normed = TensorPointer.Of(normed),
             Qkv = b.QkvPointer, Q = b.QPointer, Attn = b.AttnPointer, Delta = b.DeltaPointer, GateUp = b.GateUpPointer, Act = b.ActPointer,
             Positions = TensorPointer.Of(step.Positions), Slots = TensorPointer.Of(step.Slots), Rope = TensorPointer.Of(rope.Table),
-            Attention = attention, Paged = cache.Kind == KvCacheKind.Paged ? 1 : 0,
+            Attention = attention, Paged = cache.Kind == KvCacheKind.Paged ? 1 : 0, DecodeAttention = decodeAttention,
         };
     }
 
@@ -255,8 +281,10 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
     }
 
     /// <summary>Frees the native layer loop's scratch buffers (the model that uses these kernels disposes them).</summary>
-    public void Dispose()
+    public unsafe void Dispose()
     {
+        if (_decodeArgs != null) NativeMemory.Free(_decodeArgs);
+        _decodeArgs = null;
         _graphs.Dispose();
         _buffers?.Dispose();
         _buffers = null;

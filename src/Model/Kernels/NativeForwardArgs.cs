@@ -16,4 +16,6 @@ internal struct NativeForwardArgs
     public FlashArgs Attention;
     public int Paged;
     public nint Stream;
+    /// <summary>Null: flash attention. Otherwise a pinned <c>psk_paged_args</c> the decode pass's attention uses.</summary>
+    public nint DecodeAttention;
 }

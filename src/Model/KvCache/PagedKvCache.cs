@@ -82,6 +82,30 @@ public sealed class PagedKvCache : IKvCache
         }
     }
 
+    /// <summary>
+    /// Carries out several copy-on-writes at once (a step's, e.g. the first appends of forked samples): one gather and
+    /// one scatter per pool instead of a copy per block and pool. Destinations are fresh blocks, never a source.
+    /// </summary>
+    public void CopyBlocks(IReadOnlyList<BlockCopy> copies)
+    {
+        ArgumentNullException.ThrowIfNull(copies);
+        long[] sources = [.. copies.Where(c => c.IsNeeded).Select(c => (long)c.Source)];
+        if (sources.Length == 0) return;
+        if (sources.Length == 1)
+        {
+            CopyBlock(copies.First(c => c.IsNeeded));
+            return;
+        }
+        long[] destinations = [.. copies.Where(c => c.IsNeeded).Select(c => (long)c.Destination)];
+        using var scope = NewDisposeScope();
+        Tensor from = DeviceUpload.Of(sources, [sources.Length], _keys[0].device), to = DeviceUpload.Of(destinations, [destinations.Length], _keys[0].device);
+        for (int l = 0; l < _keys.Length; l++)
+        {
+            _keys[l].index_copy_(0, to, _keys[l].index_select(0, from));
+            _values[l].index_copy_(0, to, _values[l].index_select(0, from));
+        }
+    }
+
     /// <inheritdoc/>
     public void Remove(int sequence) => Manager.Free(sequence);
 

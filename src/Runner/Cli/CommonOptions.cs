@@ -36,7 +36,7 @@ internal static class CommonOptions
 
     public static Option<string> Attention()
     {
-        var option = new Option<string>("--attention") { Description = "auto (flash-attn on CUDA when its library loads and the block size suits it, else reference), flash or reference", DefaultValueFactory = _ => "auto" };
+        var option = new Option<string>("--attention") { Description = "auto (on CUDA with the native library: flash-attn for block sizes that are multiples of 256, else the paged decode kernel; else reference), flash, paged or reference", DefaultValueFactory = _ => "auto" };
         option.AcceptOnlyFromAmong(AttentionChoice.Values);
         return option;
     }

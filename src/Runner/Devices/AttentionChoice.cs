@@ -1,22 +1,24 @@
 using PagedSim.Model.Attention;
 using PagedSim.Model.Attention.Flash;
+using PagedSim.Model.Attention.Paged;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace PagedSim.Runner;
 
 /// <summary>
-/// Picks the attention backend for <c>--attention auto|flash|reference</c>: flash-attn when asked or, for auto, when its
-/// library loads on CUDA and the block size suits its paged kernel (a multiple of 256); else the reference backend,
-/// with a one-line note saying which and why.
+/// Picks the attention backend for <c>--attention auto|flash|paged|reference</c>: flash-attn when asked or, for auto,
+/// when its library loads on CUDA and the block size suits its paged kernel (a multiple of 256); the library's own paged
+/// decode kernel when asked or, for auto, for the other block sizes (prompts then go to flash-attn where the block size
+/// allows, else to the reference backend); else the reference backend, with a one-line note saying which and why.
 /// </summary>
 internal static class AttentionChoice
 {
     /// <summary>The values <c>--attention</c> accepts.</summary>
-    public static readonly string[] Values = ["auto", "flash", "reference"];
+    public static readonly string[] Values = ["auto", "flash", "paged", "reference"];
 
     /// <summary>The backend (dispose it when it is <see cref="IDisposable"/>) and the note to print.</summary>
-    /// <exception cref="UserError"><c>flash</c> was asked for but cannot run here.</exception>
+    /// <exception cref="UserError"><c>flash</c> or <c>paged</c> was asked for but cannot run here.</exception>
     public static (IAttentionBackend Backend, string Note) Select(Device device, string attention, int blockSize, bool naive)
     {
         string? missing = device.type == DeviceType.CUDA ? FlashAttentionBackend.UnavailableReason : "flash-attn runs on CUDA only";
@@ -25,6 +27,14 @@ internal static class AttentionChoice
         {
             if (missing is not null) throw new UserError($"--attention flash: {missing}", Cli.Failed);
             if (!blockOk) throw new UserError($"--attention flash: the paged kernel needs a block size that is a multiple of 256, got {blockSize}");
+        }
+        string? pagedMissing = device.type != DeviceType.CUDA ? "the paged decode kernel runs on CUDA only" : missing ?? PagedDecodeAttention.UnavailableReason;
+        if (attention == "paged" && pagedMissing is not null) throw new UserError($"--attention paged: {pagedMissing}", Cli.Failed);
+        if (attention == "paged" || (attention == "auto" && pagedMissing is null && !blockOk))
+        {
+            IAttentionBackend prompts = blockOk ? new FlashAttentionBackend() : new ReferenceAttention();
+            return (new PagedDecodeAttention(prompts),
+                $"attention: paged decode kernel (native library, block {blockSize}); prompts: {(blockOk ? "flash-attn 2" : "reference backend")}");
         }
         if (attention == "flash" || (attention == "auto" && missing is null && blockOk))
             return (new FlashAttentionBackend(), "attention: flash-attn 2 (paged split-KV kernel, native library)");

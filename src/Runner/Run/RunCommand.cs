@@ -178,7 +178,7 @@ internal static class RunCommand
             throw new UserError($"--block-size: must be 1 to {RunSettings.MaxSequenceLength}, got {s.BlockSize}");
         if (s.MaxNewTokens is int m && m <= 0) throw new UserError($"--max-new-tokens: must be positive, got {m}");
         if (s.Device is not ("auto" or "cuda" or "cpu")) throw new UserError($"--device: unknown device \"{s.Device}\"; known: auto, cuda, cpu");
-        if (s.Attention is not ("auto" or "flash" or "reference")) throw new UserError($"--attention: unknown backend \"{s.Attention}\"; known: auto, flash, reference");
+        if (!AttentionChoice.Values.Contains(s.Attention)) throw new UserError($"--attention: unknown backend \"{s.Attention}\"; known: {string.Join(", ", AttentionChoice.Values)}");
         if (!KernelsChoice.Values.Contains(s.Kernels)) throw new UserError($"--kernels: unknown kernels \"{s.Kernels}\"; known: {string.Join(", ", KernelsChoice.Values)}");
         InputFile.Check("--sharegpt", s.ShareGpt);
         OutputPath.Check("--json", s.JsonPath, allowStdout: true);

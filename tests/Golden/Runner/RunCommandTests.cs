@@ -125,6 +125,15 @@ public sealed class RunCommandTests : IDisposable
     }
 
     [Fact]
+    public void Attention_paged_without_cuda_is_one_line_naming_the_option()
+    {
+        SkipWithCuda();
+        UserError e = Error("4", "--synthetic", "--model", "tiny", "--device", "cpu", "--attention", "paged");
+        Assert.StartsWith("--attention paged: ", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
     public void A_failed_run_writes_no_json()
     {
         string json = Path.Combine(_dir, "run.json");
