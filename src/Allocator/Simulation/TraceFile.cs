@@ -29,27 +29,38 @@ public static class TraceFile
     public static Trace Read(string path, int maxSequenceLength = int.MaxValue)
     {
         if (!File.Exists(path)) throw new TraceFormatException(path, "file not found");
+        using FileStream stream = File.OpenRead(path);
+        return Parse(stream, path, Path.GetFileName(path), maxSequenceLength);
+    }
+
+    /// <summary>Parses and validates a trace from <paramref name="json"/> (an uploaded file, an embedded resource);
+    /// <paramref name="origin"/> names it in errors and becomes the trace's source.</summary>
+    /// <exception cref="TraceFormatException">Malformed JSON, wrong format tag or invalid lengths.</exception>
+    public static Trace Parse(Stream json, string origin, int maxSequenceLength = int.MaxValue) =>
+        Parse(json, origin, origin, maxSequenceLength);
+
+    private static Trace Parse(Stream json, string origin, string source, int maxSequenceLength)
+    {
         Document? doc;
         try
         {
-            using FileStream stream = File.OpenRead(path);
-            doc = JsonSerializer.Deserialize<Document>(stream, s_options);
+            doc = JsonSerializer.Deserialize<Document>(json, s_options);
         }
         catch (JsonException e)
         {
-            throw new TraceFormatException(path, $"malformed JSON ({e.Message.Split('\n')[0]})", e);
+            throw new TraceFormatException(origin, $"malformed JSON ({e.Message.Split('\n')[0]})", e);
         }
-        if (doc is null) throw new TraceFormatException(path, "empty document");
-        if (doc.Format != Format) throw new TraceFormatException(path, $"format must be \"{Format}\", got \"{doc.Format}\"");
-        if (doc.Requests is null) throw new TraceFormatException(path, "no \"requests\" array");
+        if (doc is null) throw new TraceFormatException(origin, "empty document");
+        if (doc.Format != Format) throw new TraceFormatException(origin, $"format must be \"{Format}\", got \"{doc.Format}\"");
+        if (doc.Requests is null) throw new TraceFormatException(origin, "no \"requests\" array");
         var requests = new TraceRequest[doc.Requests.Count];
         for (int i = 0; i < requests.Length; i++)
         {
-            Entry e = doc.Requests[i] ?? throw new TraceFormatException(path, $"request #{i} is null");
+            Entry e = doc.Requests[i] ?? throw new TraceFormatException(origin, $"request #{i} is null");
             requests[i] = new TraceRequest(e.Id ?? $"#{i}", e.PromptTokens, e.OutputTokens);
         }
-        var trace = new Trace(requests, Path.GetFileName(path));
-        trace.Validate(maxSequenceLength, path);
+        var trace = new Trace(requests, source);
+        trace.Validate(maxSequenceLength, origin);
         return trace;
     }
 
