@@ -20,11 +20,27 @@ public static class MemorySweep
         return sizes;
     }
 
-    /// <summary>The largest static batches of <paramref name="trace"/> on a GPU of <paramref name="gpuBytes"/>.</summary>
-    public static SweepPoint At(SimulationConfig config, Trace trace, long gpuBytes)
+    /// <summary>The largest static batches of <paramref name="trace"/> on a GPU of <paramref name="gpuBytes"/>.
+    /// <paramref name="known"/> are points already found for this setup (at other sizes); the two nearest, extrapolated
+    /// linearly, give the searches a starting guess, which changes only how many batches they simulate.</summary>
+    public static SweepPoint At(SimulationConfig config, Trace trace, long gpuBytes, IReadOnlyList<SweepPoint>? known = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         SimulationConfig sized = config with { Memory = config.Memory with { Gpu = GpuSpec.OfSize(gpuBytes, ByteSize.Gb(gpuBytes)) } };
-        return new SweepPoint(gpuBytes, MaxBatchSearch.Run(sized, trace, paged: true), MaxBatchSearch.Run(sized, trace, paged: false));
+        return new SweepPoint(gpuBytes,
+            MaxBatchSearch.Run(sized, trace, paged: true, Extrapolate(known, gpuBytes, p => p.Paged.MaxBatch)),
+            MaxBatchSearch.Run(sized, trace, paged: false, Extrapolate(known, gpuBytes, p => p.Naive.MaxBatch)));
+    }
+
+    /// <summary>The value at <paramref name="bytes"/> on the line through the two known points nearest to it (the
+    /// nearest one's value when only one is known), or null when none is.</summary>
+    internal static int? Extrapolate(IReadOnlyList<SweepPoint>? known, long bytes, Func<SweepPoint, int> value)
+    {
+        if (known is null || known.Count == 0) return null;
+        SweepPoint[] near = known.OrderBy(p => Math.Abs(p.GpuMemoryBytes - bytes)).Take(2).ToArray();
+        if (near.Length == 1 || near[0].GpuMemoryBytes == near[1].GpuMemoryBytes) return value(near[0]);
+        double slope = (double)(value(near[1]) - value(near[0])) / (near[1].GpuMemoryBytes - near[0].GpuMemoryBytes);
+        double estimate = value(near[0]) + slope * (bytes - near[0].GpuMemoryBytes);
+        return (int)Math.Clamp(Math.Round(estimate), 0, MaxBatchSearch.SearchLimit);
     }
 }

@@ -7,4 +7,6 @@ namespace PagedSim.Web.Planner;
 /// <param name="Sweep">Max batches over GPU memory sizes (grows while the sweep runs).</param>
 /// <param name="ReportMilliseconds">Time until the report was ready.</param>
 /// <param name="TotalMilliseconds">Time until the sweep was done too (null while it runs).</param>
-public sealed record PlannerResult(SimulationReport Report, IReadOnlyList<SweepPoint> Sweep, double ReportMilliseconds, double? TotalMilliseconds);
+/// <param name="SimulationMilliseconds">Of the total, the time spent simulating (the rest went to the browser between
+/// pieces: painting, drawing the charts, taking input).</param>
+public sealed record PlannerResult(SimulationReport Report, IReadOnlyList<SweepPoint> Sweep, double ReportMilliseconds, double? TotalMilliseconds, double? SimulationMilliseconds);

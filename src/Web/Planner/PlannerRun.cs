@@ -21,13 +21,15 @@ public static class PlannerRun
         ArgumentNullException.ThrowIfNull(report);
         ArgumentNullException.ThrowIfNull(yieldAsync);
         var clock = Stopwatch.StartNew();
-        double lastYield = 0;
+        double lastYield = 0, away = 0; // away: time the browser had between pieces (painting, charts, input)
         async Task Piece()
         {
             if (clock.Elapsed.TotalMilliseconds - lastYield >= SliceMilliseconds)
             {
+                double left = clock.Elapsed.TotalMilliseconds;
                 await yieldAsync();
                 lastYield = clock.Elapsed.TotalMilliseconds;
+                away += lastYield - left;
             }
             cancel.ThrowIfCancellationRequested();
         }
@@ -43,14 +45,20 @@ public static class PlannerRun
         MaxBatchResult naiveMax = MaxBatchSearch.Run(plan.Config, plan.Trace, paged: false);
         var simulation = new SimulationReport(plan.Config, plan.Trace.Source, paged, naive, pagedMax, naiveMax);
         var sweep = new List<SweepPoint>(plan.SweepSizes.Count);
-        var result = new PlannerResult(simulation, [], clock.Elapsed.TotalMilliseconds, null);
+        var result = new PlannerResult(simulation, [], clock.Elapsed.TotalMilliseconds, null, null);
+        double reported = clock.Elapsed.TotalMilliseconds;
         await report(result);
+        away += clock.Elapsed.TotalMilliseconds - reported;
+        // The report's own max batches seed the sweep's guesses (see MemorySweep.At).
+        var known = new List<SweepPoint> { new(plan.Config.Memory.Gpu.TotalMemoryBytes, pagedMax, naiveMax) };
         foreach (long size in plan.SweepSizes)
         {
             await Piece();
-            sweep.Add(MemorySweep.At(plan.Config, plan.Trace, size));
+            SweepPoint point = MemorySweep.At(plan.Config, plan.Trace, size, known);
+            sweep.Add(point);
+            known.Add(point);
         }
-        result = result with { Sweep = sweep.ToArray(), TotalMilliseconds = clock.Elapsed.TotalMilliseconds };
+        result = result with { Sweep = sweep.ToArray(), TotalMilliseconds = clock.Elapsed.TotalMilliseconds, SimulationMilliseconds = clock.Elapsed.TotalMilliseconds - away };
         await report(result);
         return result;
     }
