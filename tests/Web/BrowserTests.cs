@@ -58,7 +58,7 @@ public sealed class BrowserTests(PublishedSite site) : IClassFixture<PublishedSi
 
         // The seed's own run: 49 requests (the max batches stay, the timeline fills).
         await page.FillAsync("[data-testid=requests]", "49");
-        await page.PressAsync("[data-testid=requests]", "Tab");
+        await page.Locator("[data-testid=requests]").BlurAsync();
         await Microsoft.Playwright.Assertions.Expect(page.Locator("[data-testid=report-title]"))
             .ToHaveTextAsync("Static batch of 49 request(s) from sharegpt-llama3.trace.json", new LocatorAssertionsToHaveTextOptions { Timeout = 120_000 });
         await WaitForState(page, "done");
@@ -80,7 +80,7 @@ public sealed class BrowserTests(PublishedSite site) : IClassFixture<PublishedSi
         // A broken config: one clear line, not a blank page.
         await page.SelectOptionAsync("[data-testid=model]", PlannerInputs.PastedModel);
         await page.FillAsync("[data-testid=model-config]", "{ \"hidden_size\": 4096, \"num_hidden_layers\": 32,");
-        await page.PressAsync("[data-testid=model-config]", "Tab");
+        await page.Locator("[data-testid=model-config]").BlurAsync();
         await WaitForState(page, "error");
         string error = (await page.TextContentAsync("[data-testid=error]"))!.Trim();
         Assert.StartsWith("model config: malformed JSON", error);
