@@ -14,7 +14,7 @@ namespace PagedSim.Allocator.Scheduling;
 internal sealed class GrowingSequences
 {
     private readonly KvCacheManager _cache;
-    private readonly PriorityQueue<(int Request, int Epoch), (long Step, int Request)> _events = new();
+    private readonly PriorityQueue<(int Request, int Epoch), (long Step, int Request)> _events = new(EventOrder.Instance);
     private int[] _sequence = [];
     private int[] _base = [];
     private int[] _target = [];

@@ -40,39 +40,53 @@ public static class TraceFile
     {
         if (Directory.Exists(path)) throw new TraceFormatException(path, "is a directory, not a trace file");
         if (!File.Exists(path)) throw new TraceFormatException(path, "file not found");
+        using FileStream stream = File.OpenRead(path);
+        return Parse(stream, path, Path.GetFileName(path), maxSequenceLength);
+    }
+
+    /// <summary>Parses and validates a trace from <paramref name="json"/> (an uploaded file, an embedded resource);
+    /// <paramref name="origin"/> names it in errors and becomes the trace's source.</summary>
+    /// <exception cref="TraceFormatException">Malformed JSON, wrong format tag or invalid lengths.</exception>
+    public static Trace Parse(Stream json, string origin, int maxSequenceLength = int.MaxValue) =>
+        Parse(json, origin, origin, maxSequenceLength);
+
+    private static Trace Parse(Stream json, string origin, string source, int maxSequenceLength)
+    {
         Document? doc;
         try
         {
-            byte[] bytes = File.ReadAllBytes(path);
+            using var buffer = new MemoryStream();
+            json.CopyTo(buffer);
+            byte[] bytes = buffer.ToArray();
             // Say what the file is rather than how the JSON reader failed on it.
             int first = Array.FindIndex(bytes, b => !char.IsWhiteSpace((char)b));
-            if (first < 0) throw new TraceFormatException(path, "is empty");
+            if (first < 0) throw new TraceFormatException(origin, "is empty");
             if (bytes[first] == (byte)'[')
-                throw new TraceFormatException(path, $"is a JSON array, not a {Format} trace (a ShareGPT conversation file? make a trace from it with: trace --sharegpt FILE --out FILE.trace.json)");
-            if (bytes[first] != (byte)'{') throw new TraceFormatException(path, $"is not JSON (a {Format} trace is a JSON object)");
+                throw new TraceFormatException(origin, $"is a JSON array, not a {Format} trace (a ShareGPT conversation file? make a trace from it with: trace --sharegpt FILE --out FILE.trace.json)");
+            if (bytes[first] != (byte)'{') throw new TraceFormatException(origin, $"is not JSON (a {Format} trace is a JSON object)");
             doc = JsonSerializer.Deserialize<Document>(bytes, s_options);
         }
         catch (JsonException e)
         {
-            throw new TraceFormatException(path, $"malformed JSON ({e.Message.Split('\n')[0].Split(" Path:")[0].Split(" LineNumber")[0].Trim()}{(e.LineNumber is long line ? $" at line {line + 1}" : "")})", e);
+            throw new TraceFormatException(origin, $"malformed JSON ({e.Message.Split('\n')[0].Split(" Path:")[0].Split(" LineNumber")[0].Trim()}{(e.LineNumber is long line ? $" at line {line + 1}" : "")})", e);
         }
-        if (doc is null) throw new TraceFormatException(path, "empty document");
-        if (doc.Format != Format) throw new TraceFormatException(path, $"format must be \"{Format}\", got \"{doc.Format}\"");
-        if (doc.Requests is null) throw new TraceFormatException(path, "no \"requests\" array");
+        if (doc is null) throw new TraceFormatException(origin, "empty document");
+        if (doc.Format != Format) throw new TraceFormatException(origin, $"format must be \"{Format}\", got \"{doc.Format}\"");
+        if (doc.Requests is null) throw new TraceFormatException(origin, "no \"requests\" array");
         long? think = doc.Arrival switch
         {
             null or AtStart => null,
             AfterPreviousTurn => doc.ThinkSteps ?? 0,
-            _ => throw new TraceFormatException(path, $"arrival must be \"{AtStart}\" or \"{AfterPreviousTurn}\", got \"{doc.Arrival}\""),
+            _ => throw new TraceFormatException(origin, $"arrival must be \"{AtStart}\" or \"{AfterPreviousTurn}\", got \"{doc.Arrival}\""),
         };
         var requests = new TraceRequest[doc.Requests.Count];
         for (int i = 0; i < requests.Length; i++)
         {
-            Entry e = doc.Requests[i] ?? throw new TraceFormatException(path, $"request #{i} is null");
+            Entry e = doc.Requests[i] ?? throw new TraceFormatException(origin, $"request #{i} is null");
             requests[i] = new TraceRequest(e.Id ?? $"#{i}", e.PromptTokens, e.OutputTokens, e.PromptIds, e.Conversation, e.Turn ?? 0);
         }
-        var trace = new Trace(requests, Path.GetFileName(path), think);
-        trace.Validate(maxSequenceLength, path);
+        var trace = new Trace(requests, source, think);
+        trace.Validate(maxSequenceLength, origin);
         return trace;
     }
 

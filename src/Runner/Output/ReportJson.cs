@@ -47,7 +47,7 @@ internal static class ReportJson
         r.CapacityUnits,
         r.CapacityBytes,
         r.OverheadBytes,
-        PredictedPeakMemoryBytes = r.Fits ? ReportText.PeakMemory(r, m) : (long?)null,
+        PredictedPeakMemoryBytes = r.Fits ? ReportTable.PeakMemory(r, m) : (long?)null,
         Peak = Stats(r.Peak),
         Average = Stats(r.Average),
         r.SeedFragmentedBytes,
@@ -95,14 +95,6 @@ internal static class ReportJson
         Utilization = s.ReservedBytes > 0 ? (double?)s.Utilization : null,
     };
 
-    /// <summary>Every k-th point (the last one always), so long runs stay readable.</summary>
-    public static IReadOnlyList<TimelinePoint> Thin(IReadOnlyList<TimelinePoint> points, int max)
-    {
-        if (points.Count <= max) return points;
-        int stride = (points.Count + max - 1) / max;
-        var result = new List<TimelinePoint>();
-        for (int i = 0; i < points.Count; i += stride) result.Add(points[i]);
-        if (result[^1] != points[^1]) result.Add(points[^1]);
-        return result;
-    }
+    /// <summary>Every k-th point, the last one always (see <see cref="TimelineSampling.Thin"/>).</summary>
+    public static IReadOnlyList<TimelinePoint> Thin(IReadOnlyList<TimelinePoint> points, int max) => TimelineSampling.Thin(points, max);
 }
