@@ -74,7 +74,7 @@ internal static class BenchStepCommand
         peakTbPerSecond ??= onCuda ? DatasheetBandwidth(deviceName) : null;
         ScalarType dtype = onCuda ? ScalarType.BFloat16 : ScalarType.Float32;
         (ILayerKernels layerKernels, string kernelsNote) = KernelsChoice.Select(dev, dtype, kernelsChoice);
-        (IAttentionBackend attention, string attentionNote) = AttentionChoice.Select(dev, attentionChoice, blockSize, naive: false);
+        (IAttentionBackend attention, string attentionNote) = AttentionChoice.Select(dev, attentionChoice, blockSize, naive: false, config.HeadDim);
         using var attentionScope = attention as IDisposable;
         if (tp > 1 && PagedSim.Model.Parallel.ShardingPlan.WhyNot(config, tp) is string why) throw new UserError($"--tp {tp}: {why}");
         using var model = tp == 1 ? new Llama3(config, SyntheticWeights.Create(config, dev, dtype, seed: 0), dev, dtype, 8192, layerKernels)

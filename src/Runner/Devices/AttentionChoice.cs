@@ -17,18 +17,23 @@ internal static class AttentionChoice
     /// <summary>The values <c>--attention</c> accepts.</summary>
     public static readonly string[] Values = ["auto", "flash", "paged", "reference"];
 
+    /// <summary>The head dimension the native attention kernels are built for.</summary>
+    public const int SupportedHeadDim = 128;
+
     /// <summary>The backend (dispose it when it is <see cref="IDisposable"/>) and the note to print.</summary>
     /// <exception cref="UserError"><c>flash</c> or <c>paged</c> was asked for but cannot run here.</exception>
-    public static (IAttentionBackend Backend, string Note) Select(Device device, string attention, int blockSize, bool naive)
+    public static (IAttentionBackend Backend, string Note) Select(Device device, string attention, int blockSize, bool naive, int headDim = SupportedHeadDim)
     {
-        string? missing = device.type == DeviceType.CUDA ? FlashAttentionBackend.UnavailableReason : "flash-attn runs on CUDA only";
+        // The native kernels are compiled for head dim 128 (every Llama 3 size but 3.2 1B, whose heads are 64 wide).
+        string? dimMissing = headDim != SupportedHeadDim ? $"the native kernels are built for head dim {SupportedHeadDim}; this model's is {headDim}" : null;
+        string? missing = device.type == DeviceType.CUDA ? FlashAttentionBackend.UnavailableReason ?? dimMissing : "flash-attn runs on CUDA only";
         bool blockOk = naive || blockSize % 256 == 0;
         if (attention == "flash")
         {
             if (missing is not null) throw new UserError($"--attention flash: {missing}", Cli.Failed);
             if (!blockOk) throw new UserError($"--attention flash: the paged kernel needs a block size that is a multiple of 256, got {blockSize}");
         }
-        string? pagedMissing = device.type != DeviceType.CUDA ? "the paged decode kernel runs on CUDA only" : missing ?? PagedDecodeAttention.UnavailableReason;
+        string? pagedMissing = device.type != DeviceType.CUDA ? "the paged decode kernel runs on CUDA only" : missing ?? PagedDecodeAttention.UnavailableReason ?? dimMissing;
         if (attention == "paged" && pagedMissing is not null) throw new UserError($"--attention paged: {pagedMissing}", Cli.Failed);
         if (attention == "paged" || (attention == "auto" && pagedMissing is null && !blockOk))
         {

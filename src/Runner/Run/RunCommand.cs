@@ -144,9 +144,9 @@ internal static class RunCommand
             console.WriteLine(session.AttentionNote);
             string phase = "starting";
             RunOutcome outcome;
+            int? poolCap = session.OnCuda ? PoolCap(memory, s.BlockSize, planned) : null;
             try
             {
-                int? poolCap = session.OnCuda ? PoolCap(memory, s.BlockSize, planned) : null;
                 outcome = new ProgressDisplay(interactive, log).Run($"{s.Cache} N={s.Count}", update =>
                     session.Generate(requests!.Prompts, maxNew!, s.Synthetic ? null : tokenizer!.StopTokens, s.Naive, s.BlockSize, poolCap, update, p => phase = p));
             }
@@ -154,7 +154,8 @@ internal static class RunCommand
             {
                 throw RunOutOfMemory.Describe(e, phase, predictedPeak);
             }
-            report = new RunReport(s, deviceName, memory.Gpu.TotalMemoryBytes, modelName, session.AttentionNote, requests!, outcome, prediction, tokenizer!);
+            report = new RunReport(s, deviceName, memory.Gpu.TotalMemoryBytes, modelName, session.AttentionNote, requests!, outcome, prediction, tokenizer!,
+                session.OnCuda ? prediction.RunnerPeakBytes(s.Naive, planned, poolCap) : null);
         }
         if (s.JsonPath is not null) JsonOutput.Write(s.JsonPath, report.Json(), console);
         if (s.PrintResponses) report.WriteResponses(console);

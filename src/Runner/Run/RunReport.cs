@@ -9,7 +9,7 @@ namespace PagedSim.Runner;
 /// <summary>The text and JSON reports of a run: responses, the seed's fragmentation line, KV, speed and memory figures.</summary>
 internal sealed record RunReport(
     RunSettings Settings, string DeviceName, long DeviceTotalBytes, string ModelName, string AttentionNote,
-    RunRequests Requests, RunOutcome Outcome, RunPrediction Prediction, Llama3Tokenizer Tokenizer)
+    RunRequests Requests, RunOutcome Outcome, RunPrediction Prediction, Llama3Tokenizer Tokenizer, long? PredictedRunnerPeakBytes = null)
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
@@ -42,6 +42,10 @@ internal sealed record RunReport(
             ? $"measured {ByteSize.Gb(m)} in use on the device at peak (total − free, polled every pass; {ByteSize.Gb(o.BaselineDeviceBytes ?? 0)} before the model was created)"
             : "not measured (CPU run)";
         console.WriteLine($"Peak GPU memory: predicted {predictedText} (weights + overhead + peak KV), {measured}");
+        // What this runner allocates (its KV pool up front, its own runtime overhead) against the device's count.
+        if (PredictedRunnerPeakBytes is long runner && o.PeakDeviceBytes is long device)
+            console.WriteLine(string.Create(Inv,
+                $"Runner peak: predicted {ByteSize.Gb(runner)} (weights + the KV it allocates + {RuntimeOverhead.H200.Provenance.Split(" (")[0]} runtime overhead), measured {ByteSize.Gb(device)} ({100.0 * (runner - device) / device:+0.00;-0.00}%)"));
         console.WriteLine($"{DeviceName}, {ModelName}, {AttentionNote}");
     }
 
@@ -88,6 +92,7 @@ internal sealed record RunReport(
                 ["predictedPeakBytes"] = Prediction.PeakMemory(Settings.Naive),
                 ["predictedPeakKvBytes"] = (long)predicted.Peak.ReservedBytes,
                 ["predictedMaxBatch"] = Prediction.MaxFor(Settings.Naive).MaxBatch,
+                ["predictedRunnerPeakBytes"] = PredictedRunnerPeakBytes,
                 ["measuredPeakDeviceBytes"] = o.PeakDeviceBytes,
                 ["baselineDeviceBytes"] = o.BaselineDeviceBytes,
             },

@@ -45,7 +45,8 @@ internal sealed class RunSession : IDisposable
     {
         bool cuda = device.type == DeviceType.CUDA;
         (ILayerKernels kernels, string kernelsNote) = KernelsChoice.Select(device, cuda ? ScalarType.BFloat16 : ScalarType.Float32, kernelsChoice);
-        (IAttentionBackend backend, string note) = AttentionChoice.Select(device, attention, blockSize, naive);
+        int headDim = synthetic?.HeadDim ?? (modelDir is null ? AttentionChoice.SupportedHeadDim : CheckpointConfig.Read(modelDir).HeadDim);
+        (IAttentionBackend backend, string note) = AttentionChoice.Select(device, attention, blockSize, naive, headDim);
         note = $"{note}; {kernelsNote}";
 
         long? baseline = cuda && RunDeviceMemory.Query() is (long free, long total) ? total - free : null;

@@ -73,7 +73,8 @@ internal static class ServeTraceCommand
             throw new UserError($"--prefix-caching: the trace {source.Source} holds no prompt_ids (write one with trace --multi-turn)");
         if (s.PrefixCaching && s.Samples > 1) throw new UserError("--prefix-caching: applies to continuous batching, not to --samples");
         Device dev = CudaDevices.Resolve(s.Device);
-        (IAttentionBackend attention, string attentionNote) = AttentionChoice.Select(dev, s.Attention, s.BlockSize, naive: false);
+        int headDim = (s.Synthetic ? SyntheticModels.Config(s.Model ?? "llama3-8b") : CheckpointConfig.Read(s.Model!)).HeadDim;
+        (IAttentionBackend attention, string attentionNote) = AttentionChoice.Select(dev, s.Attention, s.BlockSize, naive: false, headDim);
         using var attentionScope = attention as IDisposable;
         ScalarType dtype = dev.type == DeviceType.CPU ? ScalarType.Float32 : ScalarType.BFloat16;
         (ILayerKernels kernels, string kernelsNote) = KernelsChoice.Select(dev, dtype, s.Kernels);

@@ -36,9 +36,9 @@ public static class PlannerRun
 
         await yieldAsync(); // let the page show that it is working before the first piece
         // The pieces of SimulationReport.Create, in its order.
-        RunResult paged = Simulator.RunPaged(plan.Config, plan.Requests, keepTimeline: true);
+        RunResult paged = Simulator.RunPaged(plan.Config, plan.Requests, keepTimeline: true, plan.Trace.ThinkSteps, predictTime: true);
         await Piece();
-        RunResult naive = Simulator.RunNaive(plan.Config, plan.Requests, keepTimeline: true);
+        RunResult naive = Simulator.RunNaive(plan.Config, plan.Requests, keepTimeline: true, predictTime: true);
         await Piece();
         MaxBatchResult pagedMax = MaxBatchSearch.Run(plan.Config, plan.Trace, paged: true);
         await Piece();

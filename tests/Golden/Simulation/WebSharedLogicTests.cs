@@ -114,7 +114,7 @@ public class WebSharedLogicTests
         Dictionary<string, ReportRow> rows = ReportTable.Rows(report).ToDictionary(r => r.Label);
         Assert.Equal(new ReportRow("seed's fragmentation", "0.06 GB (0.22%)", "7.38 GB (29.06%)"), rows["seed's fragmentation"]);
         Assert.Equal(new ReportRow("max static batch", "62 (the seed's block pool)", "7 (max-length reservations fill memory)"), rows["max static batch"]);
-        Assert.Equal(new ReportRow("KV capacity", "160 blocks, 5.37 GB", "7 × 8192 tokens, 7.52 GB"), rows["KV capacity"]);
+        Assert.Equal(new ReportRow("KV capacity", "160 blocks, 5.37 GB", "7 × 8,192 tokens, 7.52 GB"), rows["KV capacity"]);
         Assert.Equal("Static batch of 7 request(s) from sharegpt-llama3.trace.json", ReportTable.Title(report));
     }
 }
