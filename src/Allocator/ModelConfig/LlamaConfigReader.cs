@@ -141,6 +141,7 @@ public static class LlamaConfigReader
 
     private static JsonElement Parse(ReadOnlySpan<byte> json)
     {
+        if (json.Trim(" \t\r\n"u8).IsEmpty) throw new FormatException("the file is empty");
         try
         {
             var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
@@ -150,7 +151,9 @@ public static class LlamaConfigReader
         }
         catch (JsonException e)
         {
-            throw new FormatException($"not valid JSON ({e.Message.Split('\n')[0]})", e);
+            // The reader's own words, without its position bookkeeping (LineNumber, BytePositionInLine, isFinalBlock).
+            string why = e.Message.Split('\n')[0].Split(" LineNumber")[0].Split(", when isFinalBlock")[0].Split(" Path:")[0].Trim().TrimEnd('.');
+            throw new FormatException($"not valid JSON ({why}{(e.LineNumber is long line ? $" at line {line + 1}" : "")})", e);
         }
     }
 

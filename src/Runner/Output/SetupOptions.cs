@@ -44,7 +44,7 @@ internal sealed class SetupOptions(string? modelDescription = null)
         }
         catch (ArgumentException e)
         {
-            throw new UserError($"--tp: {e.Message.Split(" (Parameter")[0]}");
+            throw new UserError($"--tp: {e.Message.Split(" (Parameter")[0].Replace($"--tp {tp} ", $"{tp} ")}");
         }
         string? overhead = parse.GetValue(Overhead);
         var overheadModel = overhead is null ? OverheadModel.Default : new OverheadModel(ParseSize("--overhead", overhead));

@@ -62,6 +62,10 @@ public sealed class CarelessUserTests : IDisposable
         { "no model: give --model DIR", ["serve-trace"] },
         { "--model: with --synthetic, give a shape", ["7", "--synthetic", "--model", "llama4"] },
         { "--json -: the JSON would mix with the responses", ["7", "--synthetic", "--model", "tiny", "--device", "cpu", "--json", "-"] },
+        { ": the file is empty", ["simulate", "--model", "@empty"] },
+        { "--tp: 3 does not divide the 32 attention heads of llama3-8b", ["simulate", "--tp", "3"] },
+        { "--max-seq-len: must be 1 to 8,192", ["simulate", "--max-seq-len", "0"] },
+        { "--sweep: \"bogus\" is not a sweep", ["simulate", "--sweep", "bogus"] },
     };
 
     [Theory]
