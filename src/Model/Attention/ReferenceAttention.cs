@@ -37,9 +37,11 @@ public sealed class ReferenceAttention : IAttentionBackend
             kh = kh.repeat_interleave(heads / kvHeads, dim: 1);
             vh = vh.repeat_interleave(heads / kvHeads, dim: 1);
         }
-        double defaultScale = 1.0 / Math.Sqrt(headDim);
-        if (Math.Abs(a.SoftmaxScale - defaultScale) > 1e-12 * defaultScale) qh = qh * (a.SoftmaxScale / defaultScale);
-        Tensor y = nn.functional.scaled_dot_product_attention(qh, kh, vh, mask);
+        // Written out rather than through scaled_dot_product_attention: on Hopper, libtorch 2.11 dispatches a masked
+        // bf16 call to cuDNN's fused attention, which fails for these shapes; the reference should be plain arithmetic.
+        Tensor scores = matmul(qh.to(ScalarType.Float32), kh.to(ScalarType.Float32).transpose(-2, -1)).mul_(a.SoftmaxScale);
+        scores.masked_fill_(mask.logical_not(), double.NegativeInfinity);
+        Tensor y = matmul(scores.softmax(-1), vh.to(ScalarType.Float32));
         output.copy_(y.transpose(1, 2));
     }
 

@@ -48,8 +48,10 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
     public Tensor Linear(Tensor input, Tensor weight)
     {
         long rows = input.shape[0];
-        if (rows > NativeLinearMaxRows) return TorchSharp.torch.nn.functional.linear(input, weight);
         long outFeatures = weight.shape[0], inFeatures = weight.shape[1];
+        // The native matmuls load 8 elements (16 bytes) at a time: widths that are no multiple of 8 (stories260K's
+        // SwiGLU of 172) go to the library's matmul, as do more rows than the native kernels take.
+        if (rows > NativeLinearMaxRows || inFeatures % 8 != 0) return TorchSharp.torch.nn.functional.linear(input, weight);
         int dtype = DType(input);
         Expect(input, "input", rows * inFeatures, dtype);
         Expect(weight, "weight", outFeatures * inFeatures, dtype);

@@ -12,15 +12,17 @@ public class StepTimeCalibrationTests
     public void The_h200_fit_reproduces_its_measurements()
     {
         StepTimeFit fit = H200Calibration.Measurements.Fit(s_h200);
-        // Decode points by least squares: each within 2.5% (batch 1 is the worst: one row takes the GEMV path).
-        Assert.All(fit.Decode, d => Assert.InRange(d.Predicted / d.Point.Seconds, 0.975, 1.025));
+        // Eight decode points at two contexts by least squares: each within 5.5% (the worst, 5.1%, at batch 1: one row
+        // takes the GEMV path; the long-context points read KV faster than the short ones).
+        Assert.All(fit.Decode, d => Assert.InRange(d.Predicted / d.Point.Seconds, 0.945, 1.055));
         // Prefill and decode of the run exactly: the matrix rate and the per-batch-size cost are solved for them.
         (RunPoint run, double prefill, double decode) = Assert.Single(fit.Runs);
         Assert.Equal(run.PrefillSeconds, prefill, 1e-9);
         Assert.Equal(run.DecodeSeconds, decode, 1e-9);
-        Assert.Equal(12_003 / (0.92 + 1072 * 5.44e-3), 12_003 / (prefill + decode), 1e-6);
+        Assert.Equal(12_003 / (0.95 + 1072 * 5.46e-3), 12_003 / (prefill + decode), 1e-6);
         StepTimeParameters p = fit.Parameters;
-        Assert.Equal(0.797, p.BandwidthEfficiency, 12);
+        // Fitted, not assumed: the points span two contexts (3.75 TB/s of the datasheet's 4.8).
+        Assert.InRange(p.BandwidthEfficiency, 0.7, 0.85);
         Assert.InRange(p.MatrixEfficiency, 0.2, 0.6);
         Assert.True(p.PassSeconds > 0 && p.SequenceSeconds > 0 && p.ShapeSeconds > 0);
         Assert.StartsWith("measured on NVIDIA H200", p.Provenance);
@@ -54,7 +56,7 @@ public class StepTimeCalibrationTests
     public void Points_that_do_not_determine_the_fit_are_refused()
     {
         StepTimeCalibration h = H200Calibration.Measurements;
-        Assert.Contains("prior", Assert.Throws<ArgumentException>(() => (h with { BandwidthEfficiencyPrior = null }).Fit(s_h200)).Message);
+        Assert.Contains("prior", Assert.Throws<ArgumentException>(() => (h with { Decode = [.. h.Decode.Where(d => d.Context == 512)] }).Fit(s_h200)).Message);
         Assert.Contains("two batch sizes", Assert.Throws<ArgumentException>(() => (h with { Decode = [h.Decode[0]] }).Fit(s_h200)).Message);
         RunPoint run = h.Runs[0];
         Assert.Contains("prefill passes", Assert.Throws<ArgumentException>(() => (h with { Runs = [run with { PrefillPasses = 45 }] }).Fit(s_h200)).Message);

@@ -20,32 +20,31 @@ public static class H200Calibration
     ];
 
     /// <summary>NVIDIA H200, synthetic Llama-3-8B bf16 weights, flash-attn 2, fused kernels with decode steps as CUDA
-    /// graphs, block 256.</summary>
+    /// graphs, block 256; measured in one call on 2026-12-03.</summary>
     public static StepTimeCalibration Measurements { get; } = new(
         Gpu: "h200",
         Device: "NVIDIA H200",
-        Measured: "before 2026-12-03",
+        Measured: "2026-12-03",
         Setup: "synthetic Llama-3-8B bf16, flash-attn 2, fused kernels with CUDA-graph decode steps, block 256; "
-            + "bench-step --batch 1,8,49,128 --context 512 (back to back) and 49 --synthetic (paged)",
+            + "bench-step --batch 1,8,49,128 --context 512,2048 (back to back) and 49 --synthetic (paged)",
         Model: "llama3-8b",
         DType: "bf16",
+        // Two contexts separate the bandwidth from the per-pass and per-sequence costs: no prior needed.
         Decode:
         [
-            new DecodePoint(1, 512, 4.37e-3),
-            new DecodePoint(8, 512, 4.73e-3),
-            new DecodePoint(49, 512, 5.94e-3),
-            new DecodePoint(128, 512, 8.19e-3),
+            new DecodePoint(1, 512, 4.412e-3),
+            new DecodePoint(8, 512, 4.780e-3),
+            new DecodePoint(49, 512, 5.947e-3),
+            new DecodePoint(128, 512, 8.352e-3),
+            new DecodePoint(1, 2048, 4.626e-3),
+            new DecodePoint(8, 2048, 5.420e-3),
+            new DecodePoint(49, 2048, 9.068e-3),
+            new DecodePoint(128, 2048, 15.023e-3),
         ],
         Runs:
         [
-            // 1,775.6 answer tokens/s over 6.76 s: prefill 44 passes (19,526 prompt tokens) in 0.92 s, then 1,072
-            // decode steps of 5.44 ms on average.
-            new RunPoint("49 --synthetic (paged)", First49, PrefillPasses: 44, PrefillSeconds: 0.92, DecodeSteps: 1072, DecodeSeconds: 1072 * 5.44e-3),
-        ],
-        // All four decode points share one context, so bytes and batch move together: the bandwidth efficiency is
-        // taken from the only sweep over context measured so far (docs/runner.md, "The N = 49 step against the
-        // roofline": 49 sequences, context 128 to 1,024 on an H100 SXM, 2.40 µs a step per context token =
-        // 49 × 131,072 bytes per 2.40 µs = 2.67 TB/s of 3.35).
-        BandwidthEfficiencyPrior: 0.797,
-        PriorSource: "context sweep at batch 49 on an H100 SXM (2.67 of 3.35 TB/s)");
+            // 1,761.4 answer tokens/s over 6.81 s: prefill 44 passes (19,526 prompt tokens) in 0.95 s, then 1,072
+            // decode steps of 5.46 ms on average.
+            new RunPoint("49 --synthetic (paged)", First49, PrefillPasses: 44, PrefillSeconds: 0.95, DecodeSteps: 1072, DecodeSeconds: 1072 * 5.46e-3),
+        ]);
 }
