@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using PagedSim.Allocator;
+using PagedSim.Allocator.Simulation;
 using PagedSim.Model;
 using PagedSim.Model.Attention;
 using PagedSim.Model.Kernels;
@@ -71,7 +72,7 @@ internal static class BenchStepCommand
         MemoryGuard.CheckWeights(config, dev, "bench-step");
         string deviceName = onCuda ? RunDeviceMemory.Name() ?? "CUDA device" : "CPU";
         // The roofline needs the device's bandwidth: a known GPU's preset, or the figure given; none for the CPU.
-        peakTbPerSecond ??= onCuda ? DatasheetBandwidth(deviceName) : null;
+        peakTbPerSecond ??= onCuda ? GpuSpec.MatchDevice(deviceName)?.Performance?.MemoryBandwidth / 1e12 : null;
         ScalarType dtype = onCuda ? ScalarType.BFloat16 : ScalarType.Float32;
         (ILayerKernels layerKernels, string kernelsNote) = KernelsChoice.Select(dev, dtype, kernelsChoice);
         (IAttentionBackend attention, string attentionNote) = AttentionChoice.Select(dev, attentionChoice, blockSize, naive: false, config.HeadDim);
@@ -127,13 +128,6 @@ internal static class BenchStepCommand
                 bytes += t.NumberOfElements * t.ElementSize;
         return bytes;
     }
-
-    /// <summary>Datasheet HBM bandwidth of the data-centre GPUs the roofline is usually asked for, by device name.</summary>
-    internal static double? DatasheetBandwidth(string deviceName) =>
-        deviceName.Contains("H200", StringComparison.OrdinalIgnoreCase) ? 4.8
-        : deviceName.Contains("H100", StringComparison.OrdinalIgnoreCase) ? (deviceName.Contains("PCIe", StringComparison.OrdinalIgnoreCase) ? 2.0 : 3.35)
-        : deviceName.Contains("A100", StringComparison.OrdinalIgnoreCase) ? (deviceName.Contains("40GB", StringComparison.OrdinalIgnoreCase) ? 1.555 : 2.039)
-        : null;
 
     private static (double SyncMs, double QueueMs, double PipelinedMs) Measure(Llama3 model, IAttentionBackend attention, int batch, int context, int steps, int blockSize)
     {

@@ -75,7 +75,7 @@ internal static class RunCommand
             else if (s.Device == "cuda") throw new UserError($"--device cuda: no CUDA device ({noCuda})", Cli.Failed);
         }
         string? checkpoint = s.Synthetic ? null : FindCheckpoint(s.ModelDir);
-        Llama3Config? checkpointConfig = checkpoint is null ? null : ReadConfig(checkpoint);
+        Llama3Config? checkpointConfig = checkpoint is null ? null : CheckpointConfig.Read(checkpoint);
 
         // The setup the simulator predicts for: this GPU as the driver reports it, the checkpoint's shape if any.
         GpuSpec? gpu = null;
@@ -229,18 +229,6 @@ internal static class RunCommand
             if (dir == given) throw new UserError($"--model: {dir} holds neither params.json (Meta layout) nor config.json (Hugging Face layout), nor original/params.json");
         }
         return null;
-    }
-
-    private static Llama3Config ReadConfig(string dir)
-    {
-        try
-        {
-            return Checkpoint.ReadConfig(dir);
-        }
-        catch (CheckpointException e)
-        {
-            throw new UserError(e.Message, Cli.BadInput, e);
-        }
     }
 
     private static Llama3Tokenizer LoadTokenizer(string? checkpoint)

@@ -73,13 +73,14 @@ internal static class ServeTraceCommand
             throw new UserError($"--prefix-caching: the trace {source.Source} holds no prompt_ids (write one with trace --multi-turn)");
         if (s.PrefixCaching && s.Samples > 1) throw new UserError("--prefix-caching: applies to continuous batching, not to --samples");
         Device dev = CudaDevices.Resolve(s.Device);
-        int headDim = (s.Synthetic ? SyntheticModels.Config(s.Model ?? "llama3-8b") : CheckpointConfig.Read(s.Model!)).HeadDim;
-        (IAttentionBackend attention, string attentionNote) = AttentionChoice.Select(dev, s.Attention, s.BlockSize, naive: false, headDim);
+        // The shape first: the attention choice and the memory check need it before any weight exists.
+        Llama3Config shape = s.Synthetic ? SyntheticModels.Config(s.Model ?? "llama3-8b") : CheckpointConfig.Read(s.Model!);
+        (IAttentionBackend attention, string attentionNote) = AttentionChoice.Select(dev, s.Attention, s.BlockSize, naive: false, shape.HeadDim);
         using var attentionScope = attention as IDisposable;
         ScalarType dtype = dev.type == DeviceType.CPU ? ScalarType.Float32 : ScalarType.BFloat16;
         (ILayerKernels kernels, string kernelsNote) = KernelsChoice.Select(dev, dtype, s.Kernels);
         attentionNote = $"{attentionNote}; {kernelsNote}";
-        using Llama3 llama = LoadModel(s, dev, dtype, kernels);
+        using Llama3 llama = LoadModel(s, shape, dev, dtype, kernels);
         int elementBytes = llama.DType == ScalarType.Float32 ? 4 : 2;
         long blockBytes = 2L * llama.Config.Layers * llama.Config.KvHeads * llama.Config.HeadDim * elementBytes * s.BlockSize;
         int poolBlocks = PoolBlocks(s, lengths, blockBytes);
@@ -196,9 +197,8 @@ internal static class ServeTraceCommand
         return (int)Math.Min(Simulator.MaxBlocks, lengths.Sum(r => (long)s.Samples * ((r.TotalTokens + s.BlockSize) / s.BlockSize)));
     }
 
-    private static Llama3 LoadModel(ServeTraceSettings s, Device dev, ScalarType dtype, ILayerKernels kernels)
+    private static Llama3 LoadModel(ServeTraceSettings s, Llama3Config config, Device dev, ScalarType dtype, ILayerKernels kernels)
     {
-        Llama3Config config = s.Synthetic ? SyntheticModels.Config(s.Model ?? "llama3-8b") : CheckpointConfig.Read(s.Model!);
         MemoryGuard.CheckWeights(config, dev, "serve-trace");
         if (s.Synthetic)
             return new Llama3(config, SyntheticWeights.Create(config, dev, dtype, s.Sampling.Seed), dev, dtype, MaxSequenceLength, kernels);
