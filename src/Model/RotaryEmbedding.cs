@@ -1,3 +1,4 @@
+using TorchSharp;
 using PagedSim.Allocator.ModelConfig;
 using static TorchSharp.torch;
 
@@ -19,15 +20,17 @@ public sealed class RotaryEmbedding : IDisposable
         MaxPositions = maxPositions;
         using var scope = NewDisposeScope();
         // freqs = 1 / theta ** (arange(0, d, 2)[: d/2] / d)   (llama3 model.py, precompute_freqs_cis)
-        Tensor exponents = arange(0, headDim, 2, dtype: ScalarType.Float32) / headDim;
-        Tensor freqs = 1.0f / pow(full([headDim / 2], theta, dtype: ScalarType.Float32), exponents);
+        using Scalar end = headDim.ToScalar(), two = 2.ToScalar(), dim = ((float)headDim).ToScalar(), thetaValue = theta.ToScalar(),
+            positions = maxPositions.ToScalar(); // held for the calls: see Scalars
+        Tensor exponents = arange(Scalars.Zero, end, two, dtype: ScalarType.Float32).div_(dim);
+        Tensor freqs = pow(full([headDim / 2], thetaValue, dtype: ScalarType.Float32), exponents).reciprocal();
         if (scaling is not null)
         {
             // Meta's apply_scaling: the float32 frequencies scaled one by one in double precision, stored as float32.
             float[] scaled = freqs.data<float>().ToArray().Select(f => (float)scaling.Scale(f)).ToArray();
             freqs = tensor(scaled);
         }
-        Tensor angles = outer(arange(maxPositions, dtype: ScalarType.Float32), freqs);
+        Tensor angles = outer(arange(Scalars.Zero, positions, Scalars.One, dtype: ScalarType.Float32), freqs);
         _cis = polar(ones_like(angles), angles).to(device).DetachFromDisposeScope();
     }
 

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace PagedSim.Model.Generation;
@@ -32,10 +33,13 @@ public static class DeviceSampler
         long vocab = logits.shape[1];
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
+        // Every Scalar held for the call (see Scalars).
+        using Scalar inverseTemperature = (1.0 / options.Temperature).ToScalar(), topP = options.TopP.ToScalar(),
+            lastIndex = (vocab - 1).ToScalar(), zero = 0.0.ToScalar(), end = vocab.ToScalar();
         // As the host: (logit - max) in float32, then scaled and exponentiated in float64; the largest is exp(0) = 1.
         Tensor x = logits.to(ScalarType.Float32);
         Tensor shifted = x - x.max(1, keepdim: true).values;
-        Tensor probs = shifted.to(ScalarType.Float64).mul_(1.0 / options.Temperature).exp_();
+        Tensor probs = shifted.to(ScalarType.Float64).mul_(inverseTemperature).exp_();
 
         Tensor kept = probs, inNucleus;
         if (options.TopP < 1)
@@ -44,11 +48,11 @@ public static class DeviceSampler
             // top-p of the total.
             Tensor sorted = probs.sort(1, descending: true).Values;
             Tensor running = sorted.cumsum(1);
-            Tensor target = running.narrow(1, vocab - 1, 1) * options.TopP;
-            Tensor at = running.lt(target).sum(1, keepdim: true).clamp_max(vocab - 1);
+            Tensor target = running.narrow(1, vocab - 1, 1).mul(topP);
+            Tensor at = running.lt(target).sum(1, keepdim: true).clamp_max(lastIndex);
             Tensor threshold = sorted.gather(1, at);
             inNucleus = probs.ge(threshold);
-            kept = probs.masked_fill(inNucleus.logical_not(), 0.0);
+            kept = probs.masked_fill(inNucleus.logical_not(), zero);
         }
         else
         {
@@ -61,7 +65,7 @@ public static class DeviceSampler
         Tensor r = u * inOrder.narrow(1, vocab - 1, 1);
         Tensor chosen = inOrder.le(r).sum(1);
         // r at or just above the kept mass (rounding): the last token of the nucleus, as the host takes it.
-        Tensor last = (inNucleus.to(ScalarType.Int64) * arange(vocab, ScalarType.Int64, logits.device)).max(1).values;
+        Tensor last = (inNucleus.to(ScalarType.Int64) * arange(Scalars.Zero, end, Scalars.One, ScalarType.Int64, logits.device)).max(1).values;
         return chosen.minimum(last).MoveToOuterDisposeScope();
     }
 }

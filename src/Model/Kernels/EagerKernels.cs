@@ -1,3 +1,4 @@
+using TorchSharp;
 using PagedSim.Model.KvCache;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -23,9 +24,10 @@ public sealed class EagerKernels : ILayerKernels
     public void AddRmsNorm(Tensor residual, Tensor? delta, Tensor weight, double eps, Tensor output)
     {
         using var scope = NewDisposeScope();
-        if (delta is not null) residual.add_(delta);
+        using Scalar epsilon = eps.ToScalar(); // held for the call: see Scalars
+        if (delta is not null) residual.add_(delta, Scalars.One);
         Tensor xf = residual.to(ScalarType.Float32);
-        Tensor normed = xf * rsqrt(xf.pow(2).mean([-1], keepdim: true) + eps);
+        Tensor normed = xf * rsqrt(xf.mul(xf).mean([-1], keepdim: true).add_(epsilon, Scalars.One));
         output.copy_(normed.to(residual.dtype) * weight);
     }
 

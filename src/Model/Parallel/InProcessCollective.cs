@@ -36,7 +36,7 @@ public sealed class InProcessCollective : ICollective
         Post(rank, buffer);
         ScalarType acc = buffer.dtype is ScalarType.BFloat16 or ScalarType.Float16 ? ScalarType.Float32 : buffer.dtype;
         Tensor sum = _posted[0]!.to(acc, buffer.device, copy: true);
-        for (int r = 1; r < Size; r++) sum.add_(_posted[r]!.to(acc, buffer.device));
+        for (int r = 1; r < Size; r++) sum.add_(_posted[r]!.to(acc, buffer.device), Scalars.One);
         Wait(); // every rank has read every buffer: now each may overwrite its own
         buffer.copy_(sum);
         Wait(); // nobody posts the next call's buffer before all have finished this one

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace PagedSim.Model.Parallel;
@@ -26,9 +27,10 @@ public sealed record ParallelRank(TensorParallelGroup Group, int Rank)
         using (var scope = NewDisposeScope())
         {
             long start = Plan.VocabStart(Rank), rows = Plan.VocabPerRank;
-            Tensor local = ids.reshape(-1) - start;
-            Tensor mine = local.ge(0).logical_and(local.lt(rows));
-            Tensor x = embedding.index_select(0, local.clamp(0, rows - 1));
+            using Scalar first = start.ToScalar(), end = rows.ToScalar(), last = (rows - 1).ToScalar(); // held: see Scalars
+            Tensor local = ids.reshape(-1).sub(first);
+            Tensor mine = local.ge(Scalars.Zero).logical_and(local.lt(end));
+            Tensor x = embedding.index_select(0, local.clamp(Scalars.Zero, last));
             x.mul_(mine.unsqueeze(1).to(x.dtype));
             result = x.contiguous().MoveToOuterDisposeScope();
         }
