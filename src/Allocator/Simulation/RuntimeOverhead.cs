@@ -27,6 +27,45 @@ public sealed record RuntimeOverhead(long FixedBytes, double ActivationFactor, s
         return FixedBytes + (long)(ActivationFactor * OverheadModel.ActivationBytesPerToken(model, elementBytes, 1) * largestPassTokens);
     }
 
+    /// <summary>
+    /// Bytes beside weights and KV for a static batch of <paramref name="requests"/> as the runner generates it: the
+    /// worst pass's activations (<see cref="Bytes"/>) plus, in the passes the reference attention takes
+    /// (<paramref name="referencePrompts"/>: prefill passes; <paramref name="referenceDecode"/>: decode steps), that
+    /// call's own tensors (<see cref="ReferenceAttentionMemory.CallBytes"/>). Prompts of one length share a prefill pass
+    /// of at most <paramref name="maxPassTokens"/> tokens; decode step s runs the requests with more than s output
+    /// tokens over the longest of them.
+    /// </summary>
+    public long RunBytes(ModelSpec model, int elementBytes, IReadOnlyList<TraceRequest> requests, int? blockSize,
+        bool referencePrompts, bool referenceDecode, int maxPassTokens = 8192)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(requests);
+        double perToken = ActivationFactor * OverheadModel.ActivationBytesPerToken(model, elementBytes, 1);
+        double worst = 0;
+        foreach (IGrouping<int, TraceRequest> g in requests.GroupBy(r => r.PromptTokens))
+        {
+            long batch = Math.Min(g.Count(), Math.Max(1, maxPassTokens / Math.Max(1, g.Key)));
+            worst = Math.Max(worst, perToken * batch * g.Key
+                + (referencePrompts ? ReferenceAttentionMemory.CallBytes(model, elementBytes, batch, g.Key, g.Key, blockSize) : 0));
+        }
+        if (referenceDecode)
+        {
+            int longestOutput = requests.Count == 0 ? 0 : requests.Max(r => r.OutputTokens);
+            for (int step = 1; step < longestOutput; step++)
+            {
+                long running = 0, keys = 0;
+                foreach (TraceRequest r in requests)
+                {
+                    if (r.OutputTokens <= step) continue;
+                    running++;
+                    keys = Math.Max(keys, r.PromptTokens + (long)step);
+                }
+                worst = Math.Max(worst, perToken * running + ReferenceAttentionMemory.CallBytes(model, elementBytes, running, 1, keys, blockSize));
+            }
+        }
+        return FixedBytes + (long)worst;
+    }
+
     /// <summary>Tokens of the runner's largest prefill pass: prompts of one length share a pass of at most
     /// <paramref name="cap"/> tokens (one prompt longer than that is one pass).</summary>
     public static long LargestPrefillPass(IEnumerable<int> promptLengths, int cap = 8192)

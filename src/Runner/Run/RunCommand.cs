@@ -155,7 +155,7 @@ internal static class RunCommand
                 throw RunOutOfMemory.Describe(e, phase, predictedPeak);
             }
             report = new RunReport(s, deviceName, memory.Gpu.TotalMemoryBytes, modelName, session.AttentionNote, requests!, outcome, prediction, tokenizer!,
-                session.OnCuda ? prediction.RunnerPeakBytes(s.Naive, planned, poolCap) : null);
+                session.OnCuda ? prediction.RunnerPeakBytes(s.Naive, planned, poolCap, session.ReferencePrompts, session.ReferenceDecode) : null);
         }
         if (s.JsonPath is not null) JsonOutput.Write(s.JsonPath, report.Json(), console);
         if (s.PrintResponses) report.WriteResponses(console);

@@ -33,18 +33,19 @@ internal sealed record RunPrediction(MemoryModel Memory, int BlockSize, string T
     /// <summary>
     /// What the runner itself will hold at its peak on the device: weights, the KV it allocates up front (naive: a row
     /// of 8,192 tokens per request; paged: every request's blocks to its end, <see cref="RunSession.PoolBlocks"/>) and
-    /// its calibrated runtime overhead (<see cref="RuntimeOverhead"/>). The simulator's peak is what a paged runtime
-    /// needs at least; this is what this runner takes.
+    /// its calibrated runtime overhead (<see cref="RuntimeOverhead"/>), with the reference attention's own tensors in
+    /// the passes it takes (<paramref name="referencePrompts"/>, <paramref name="referenceDecode"/>). The simulator's
+    /// peak is what a paged runtime needs at least; this is what this runner takes.
     /// </summary>
-    public long RunnerPeakBytes(bool naive, IReadOnlyList<TraceRequest> planned, int? poolCap)
+    public long RunnerPeakBytes(bool naive, IReadOnlyList<TraceRequest> planned, int? poolCap, bool referencePrompts = false, bool referenceDecode = false)
     {
         KvLayout layout = Memory.Layout;
         long kv = naive
             ? planned.Count * (long)RunSettings.MaxSequenceLength * layout.BytesPerToken
             : Math.Min(planned.Sum(r => (long)((r.PromptTokens + r.OutputTokens + BlockSize - 1) / BlockSize)), poolCap ?? long.MaxValue)
               * layout.BytesPerBlock(BlockSize);
-        long pass = RuntimeOverhead.LargestPrefillPass(planned.Select(r => r.PromptTokens));
-        return Memory.WeightBytes + kv + RuntimeOverhead.H200.Bytes(Memory.Model, MemoryModel.DTypes[Memory.DType], pass);
+        return Memory.WeightBytes + kv + RuntimeOverhead.H200.RunBytes(Memory.Model, MemoryModel.DTypes[Memory.DType], planned,
+            naive ? null : BlockSize, referencePrompts, referenceDecode);
     }
 
     /// <summary>Weights + overhead + peak KV reserved, or null when the simulator says it does not fit.</summary>

@@ -34,6 +34,12 @@ internal sealed class RunSession : IDisposable
     /// <summary>One line on the backend in use (and why, when it is the fallback).</summary>
     public string AttentionNote { get; }
 
+    /// <summary>Whether the reference attention takes the decode steps (then it takes the prompts too).</summary>
+    public bool ReferenceDecode => Attention is ReferenceAttention;
+
+    /// <summary>Whether the reference attention takes the prompts' passes.</summary>
+    public bool ReferencePrompts => ReferenceDecode || Attention is PagedSim.Model.Attention.Paged.PagedDecodeAttention { OtherPasses: ReferenceAttention };
+
     /// <summary>Device memory in use before the weights were created, or null off CUDA.</summary>
     public long? BaselineDeviceBytes { get; }
 
