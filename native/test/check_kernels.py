@@ -60,7 +60,7 @@ def main():
 
     for dtype in DTYPES:
         dt = DTYPES[dtype]
-        for rows, dim in [(1, 4096), (49, 4096), (300, 4096), (7, 256), (3, 1000), (2, 8192), (2, 12288), (2, 16384)]:
+        for rows, dim in [(1, 4096), (49, 4096), (300, 4096), (7, 256), (3, 1000), (2, 8192), (7, 8192), (2, 12288), (2, 16384)]:
             x = torch.randn(rows, dim, device=dev, generator=g).to(dtype)
             d = torch.randn(rows, dim, device=dev, generator=g).to(dtype)
             w = (1 + 0.1 * torch.randn(dim, device=dev, generator=g)).to(dtype)
@@ -81,7 +81,7 @@ def main():
             ok, m = close(out, ref, dtype)
             check(f"rmsnorm (no delta) {dtype} {rows}x{dim}", ok and torch.equal(res2, x), f"max diff {m:.3g}")
 
-        for tokens, heads, kv, hd in [(1, 32, 8, 128), (49, 32, 8, 128), (517, 32, 8, 128), (5, 4, 2, 64), (3, 64, 8, 128)]:
+        for tokens, heads, kv, hd in [(1, 32, 8, 128), (49, 32, 8, 128), (517, 32, 8, 128), (5, 4, 2, 64), (3, 64, 8, 128), (7, 64, 8, 128)]:
             maxpos, nslots = 8192, 4096
             stride = (heads + 2 * kv) * hd + 64  # a padded row stride
             qkv = torch.randn(tokens, stride, device=dev, generator=g).to(dtype)
@@ -111,7 +111,7 @@ def main():
             check(f"rope k -> cache {dtype} t={tokens}", ok and bool((kc[untouched] == 0).all()), f"max diff {m:.3g}")
             check(f"v -> cache {dtype} t={tokens}", torch.equal(vc[slots], v) and bool((vc[untouched] == 0).all()))
 
-        for rows, hidden in [(1, 14336), (49, 14336), (300, 14336), (3, 100)]:
+        for rows, hidden in [(1, 14336), (49, 14336), (300, 14336), (3, 100), (1, 28672), (7, 28672)]:
             gu = (2 * torch.randn(rows, 2 * hidden, device=dev, generator=g)).to(dtype)
             out = torch.full((rows, hidden), float("nan"), device=dev, dtype=dtype)
             assert lib.psk_silu_mul(dt, p(gu), p(out), rows, hidden, None) == PSK_OK, lib.psk_last_error()
@@ -136,7 +136,10 @@ def main():
         for rows, n_out, k_in in [(2, 6144, 4096), (5, 4096, 14336), (8, 28672, 4096), (3, 1024, 256), (7, 1000, 4096),
                                   (8, 4080, 512), (9, 4096, 4096), (16, 4096, 14336), (49, 4096, 4096), (1, 4096, 4096),
                                   (12, 6144, 4096), (33, 28672, 4096), (49, 4080, 512), (64, 4096, 14336), (57, 16000, 4096),
-                                  (64, 208, 256), (40, 4096, 128), (20, 4096, 64), (49, 128256, 4096), (65, 4096, 4096)]:
+                                  (64, 208, 256), (40, 4096, 128), (20, 4096, 64), (49, 128256, 4096), (65, 4096, 4096),
+                                  # Llama 3 70B at batch 1 and 7: wqkv, wo, w13, w2, the output head
+                                  (1, 10240, 8192), (7, 10240, 8192), (1, 8192, 8192), (7, 8192, 8192), (1, 57344, 8192),
+                                  (7, 57344, 8192), (1, 8192, 28672), (7, 8192, 28672), (7, 128256, 8192)]:
             x = torch.randn(rows, k_in, device=dev, generator=g).to(dtype)
             w = (torch.randn(n_out, k_in, device=dev, generator=g) / k_in ** 0.5).to(dtype)
             y = torch.full((rows, n_out), float("nan"), device=dev, dtype=dtype)
@@ -152,7 +155,8 @@ def main():
 
         # psk_gate_up_silu: w13's matmul and SiLU·mul, one kernel where the wgmma matmul takes w13 in its wide shape;
         # it must equal psk_linear then psk_silu_mul bit for bit.
-        for rows, hidden, k_in in [(49, 14336, 4096), (12, 14336, 4096), (64, 14336, 4096), (5, 14336, 4096), (49, 1000, 256), (49, 14400, 512)]:
+        for rows, hidden, k_in in [(49, 14336, 4096), (12, 14336, 4096), (64, 14336, 4096), (5, 14336, 4096), (49, 1000, 256), (49, 14400, 512),
+                                   (1, 28672, 8192), (7, 28672, 8192)]:  # the last two: Llama 3 70B
             x = torch.randn(rows, k_in, device=dev, generator=g).to(dtype)
             w13 = (torch.randn(2 * hidden, k_in, device=dev, generator=g) / k_in ** 0.5).to(dtype)
             gate_up = torch.full((rows, 2 * hidden), float("nan"), device=dev, dtype=dtype)
@@ -170,7 +174,7 @@ def main():
         # psk_qkv_rope_kv_write: the qkv matmul with RoPE + cache write, one kernel where the wgmma matmul takes wqkv
         # with one split of k; it must equal psk_linear then psk_rope_kv_write bit for bit.
         for tokens, heads, kv, hd, k_in in [(49, 32, 8, 128, 4096), (12, 32, 8, 128, 4096), (64, 32, 8, 128, 4096), (5, 32, 8, 128, 4096),
-                                            (49, 4, 2, 64, 256)]:
+                                            (49, 4, 2, 64, 256), (1, 64, 8, 128, 8192), (7, 64, 8, 128, 8192)]:  # the last two: Llama 3 70B
             width, maxpos, nslots = (heads + 2 * kv) * hd, 8192, 4096
             x = torch.randn(tokens, k_in, device=dev, generator=g).to(dtype)
             wqkv = (torch.randn(width, k_in, device=dev, generator=g) / k_in ** 0.5).to(dtype)
