@@ -100,6 +100,26 @@ public sealed class Llama3 : IDisposable
     }
 
     /// <summary>
+    /// One forward pass over parts of different query lengths (prompts of several lengths): part i is
+    /// <paramref name="steps"/>[i] with new tokens <paramref name="tokens"/>[i], int64 [b_i, len_i]. The norms, matmuls,
+    /// RoPE and cache writes run once over every part's tokens together, so the weights are read once; attention runs
+    /// once a part. Returns float32 logits [Σ b_i, vocab] of each sequence's last position, parts in order. Call
+    /// inside a dispose scope. Not for a tensor-parallel model.
+    /// </summary>
+    public Tensor ForwardRagged(IReadOnlyList<Tensor> tokens, IReadOnlyList<KvStep> steps, IKvCache cache, IAttentionBackend attention)
+    {
+        using var noAutograd = inference_mode();
+        return RaggedHead(tokens, steps, cache, attention).to(ScalarType.Float32);
+    }
+
+    /// <summary>As <see cref="ForwardRagged"/>, for greedy decoding: each sequence's most likely next token, int64 [Σ b_i].</summary>
+    public Tensor ForwardRaggedGreedy(IReadOnlyList<Tensor> tokens, IReadOnlyList<KvStep> steps, IKvCache cache, IAttentionBackend attention)
+    {
+        using var noAutograd = inference_mode();
+        return Kernels.Argmax(RaggedHead(tokens, steps, cache, attention));
+    }
+
+    /// <summary>
     /// A paged cache for this model: plain, or for a tensor-parallel group one whose pools each rank holds its KV
     /// heads of, following one block manager.
     /// </summary>
@@ -149,7 +169,7 @@ public sealed class Llama3 : IDisposable
         else
         {
             h = empty([n, c.Dim], DType, Device);
-            ForwardLayersOneByOne(x, h, cache, step, attention, scale);
+            ForwardLayersOneByOne(x, h, cache, step, [step], attention, scale);
         }
 
         // Only the last position's logits are needed.
@@ -158,14 +178,60 @@ public sealed class Llama3 : IDisposable
         return Parallel is { } rank ? rank.GatherVocab(logits) : logits;
     }
 
-    /// <summary>The layers operation by operation through <see cref="Kernels"/> (any device, kernel set and attention backend).</summary>
-    private void ForwardLayersOneByOne(Tensor x, Tensor h, IKvCache cache, KvStep step, IAttentionBackend attention, double scale)
+    /// <summary>The ragged pass up to the output head: logits [Σ b_i, vocab] in the model's dtype.</summary>
+    private Tensor RaggedHead(IReadOnlyList<Tensor> tokens, IReadOnlyList<KvStep> steps, IKvCache cache, IAttentionBackend attention)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        ArgumentNullException.ThrowIfNull(steps);
+        if (Parallel is not null) throw new NotSupportedException("A tensor-parallel model takes one query length a pass.");
+        if (tokens.Count == 0 || tokens.Count != steps.Count)
+            throw new ArgumentException($"{tokens.Count} token tensor(s) for {steps.Count} step(s); a ragged pass needs one a step, at least one.", nameof(tokens));
+        Llama3Config c = Config;
+        var lastRows = new List<long>();
+        long n = 0;
+        for (int i = 0; i < steps.Count; i++)
+        {
+            KvStep s = steps[i];
+            if (tokens[i].shape[0] != s.BatchSize || tokens[i].shape[1] != s.QueryLength)
+                throw new ArgumentException($"Part {i}: tokens [{tokens[i].shape[0]}, {tokens[i].shape[1]}] do not match the step [{s.BatchSize}, {s.QueryLength}].", nameof(tokens));
+            if (s.MaxSequenceLength > MaxPositions)
+                throw new ArgumentException($"Sequence length {s.MaxSequenceLength} exceeds the {MaxPositions} positions of the RoPE table.", nameof(steps));
+            for (int b = 0; b < s.BatchSize; b++) lastRows.Add(n + (b + 1L) * s.QueryLength - 1);
+            n += (long)s.BatchSize * s.QueryLength;
+        }
+
+        // RoPE and the cache writes take the pass as n sequences of one token each: their positions and slots in order.
+        Tensor x = Weights.Embedding.index_select(0, cat(tokens.Select(t => t.reshape(-1)).ToList(), 0));
+        var writes = new KvStep((int)n, 1, cat(steps.Select(s => s.Positions.reshape(-1)).ToList(), 0).view(n, 1),
+            cat(steps.Select(s => s.Slots).ToList(), 0), steps[0].BlockTable, steps[0].SequenceLengths, steps.Max(s => s.MaxSequenceLength));
+        Tensor h = empty([n, c.Dim], DType, Device);
+        ForwardLayersOneByOne(x, h, cache, writes, steps, attention, 1.0 / Math.Sqrt(c.HeadDim));
+        Tensor last = h.index_select(0, KvCache.DeviceUpload.Of([.. lastRows], [lastRows.Count], Device));
+        return Kernels.Linear(last, Weights.Output);
+    }
+
+    /// <summary>
+    /// The layers operation by operation through <see cref="Kernels"/> (any device, kernel set and attention backend):
+    /// <paramref name="writes"/> places every token's K/V; attention runs once for each of <paramref name="parts"/>,
+    /// whose tokens follow one another in <paramref name="x"/> (one part: a plain pass).
+    /// </summary>
+    private void ForwardLayersOneByOne(Tensor x, Tensor h, IKvCache cache, KvStep writes, IReadOnlyList<KvStep> parts, IAttentionBackend attention, double scale)
     {
         Llama3Config c = Config;
         ILayerKernels k = Kernels;
-        long batch = step.BatchSize, len = step.QueryLength, n = batch * len;
-        // Buffers every layer reuses.
-        Tensor q = empty([batch, len, c.Heads, c.HeadDim], DType, Device), attn = empty_like(q), attnFlat = attn.view(n, c.Heads * c.HeadDim);
+        long n = (long)writes.BatchSize * writes.QueryLength;
+        // Buffers every layer reuses, and each part's view of them.
+        Tensor q = empty([n, c.Heads, c.HeadDim], DType, Device), attn = empty_like(q), attnFlat = attn.view(n, c.Heads * c.HeadDim);
+        var views = new (Tensor Query, Tensor Output, KvStep Step)[parts.Count];
+        long offset = 0;
+        for (int i = 0; i < parts.Count; i++)
+        {
+            KvStep p = parts[i];
+            long count = (long)p.BatchSize * p.QueryLength;
+            views[i] = (q.narrow(0, offset, count).view(p.BatchSize, p.QueryLength, c.Heads, c.HeadDim),
+                attn.narrow(0, offset, count).view(p.BatchSize, p.QueryLength, c.Heads, c.HeadDim), p);
+            offset += count;
+        }
         Tensor act = empty([n, c.HiddenDim], DType, Device);
         Tensor? delta = null;
         for (int l = 0; l < c.Layers; l++)
@@ -177,9 +243,10 @@ public sealed class Llama3 : IDisposable
 
             // Attention: fused qkv projection; RoPE on q and k and the K/V cache write; attention over the cache.
             k.AddRmsNorm(x, delta, w.AttentionNorm, c.NormEps, h);
-            k.RopeAndCacheWrite(k.Linear(h, w.Wqkv), _rope, step, cache, l, c, q);
-            attention.Forward(new AttentionInputs(q, cache.Keys(l), cache.Values(l), cache.Kind, step.BlockTable,
-                step.SequenceLengths, step.MaxSequenceLength, Causal: true, scale), attn);
+            k.RopeAndCacheWrite(k.Linear(h, w.Wqkv), _rope, writes, cache, l, c, q);
+            foreach ((Tensor query, Tensor output, KvStep p) in views)
+                attention.Forward(new AttentionInputs(query, cache.Keys(l), cache.Values(l), cache.Kind, p.BlockTable,
+                    p.SequenceLengths, p.MaxSequenceLength, Causal: true, scale), output);
 
             // Feed-forward: SwiGLU with gate (w1) and up (w3) fused in one matmul.
             // Under tensor parallelism o and down are row-parallel: each rank's product is a partial sum.

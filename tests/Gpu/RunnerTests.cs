@@ -8,7 +8,7 @@ namespace PagedSim.Gpu.Tests;
 /// <summary>
 /// The runner on the GPU with synthetic Llama-3-8B weights: the paged and naive caches produce identical greedy ids
 /// through the same flash kernel; with the reference backend, and flash against the reference, they agree within
-/// numerical noise (<see cref="GreedyAgreement"/>).
+/// numerical noise (<see cref="GreedyAgreement"/>), as do ragged prefill passes and passes by prompt length.
 /// </summary>
 [Collection(RunnerGpuCollection.Name)]
 public sealed class RunnerTests(RunnerSessionFixture fixture, ITestOutputHelper output) : IClassFixture<RunnerSessionFixture>
@@ -56,11 +56,26 @@ public sealed class RunnerTests(RunnerSessionFixture fixture, ITestOutputHelper 
         output.WriteLine($"reference {reference.MeanStepMs:F1} ms/step, flash {flashed.MeanStepMs:F1} ms/step (8 requests, paged)");
     }
 
-    private RunOutcome Run(bool naive, FlashAttentionBackend? attention = null)
+    [Fact]
+    public void Ragged_prefill_agrees_with_passes_by_length_through_flash()
+    {
+        // The ragged pass calls flash once per prompt length on views of one query buffer, and its matmuls take every
+        // prompt's rows at once; against one pass per length the ids agree within numerical noise.
+        FlashAvailability.SkipUnlessAvailable();
+        using var flash = new FlashAttentionBackend();
+        RunOutcome byLength = Run(naive: false, flash), ragged = Run(naive: false, flash, PrefillMode.Ragged);
+
+        Assert.Equal(1, ragged.PrefillPasses); // the 8 prompts' tokens fit one pass of 8,192
+        Assert.True(byLength.PrefillPasses > 1, $"the prompts should have several lengths ({byLength.PrefillPasses} pass)");
+        GreedyAgreement.Assert(byLength.Results, ragged.Results, "by length", "ragged", output);
+        output.WriteLine($"prefill: {byLength.PrefillPasses} passes by length {byLength.PrefillSeconds:F3} s, ragged 1 pass {ragged.PrefillSeconds:F3} s");
+    }
+
+    private RunOutcome Run(bool naive, FlashAttentionBackend? attention = null, PrefillMode prefill = PrefillMode.Whole)
     {
         RunRequests prompts = fixture.Prompts!;
         RunOutcome o = fixture.Session!.Generate(prompts.Prompts, s_newTokens, stops: null, naive, blockSize: 256, maxPoolBlocks: null,
-            progress: null, attention: attention, recordLogits: true);
+            progress: null, attention: attention, recordLogits: true, prefill: prefill);
         Assert.All(o.Results, r => Assert.Equal(RunnerSessionFixture.NewTokens, r.Tokens.Count));
         return o;
     }

@@ -33,20 +33,27 @@ public sealed record RuntimeOverhead(long FixedBytes, double ActivationFactor, s
     /// (<paramref name="referencePrompts"/>: prefill passes; <paramref name="referenceDecode"/>: decode steps), that
     /// call's own tensors (<see cref="ReferenceAttentionMemory.CallBytes"/>). Prompts of one length share a prefill pass
     /// of at most <paramref name="maxPassTokens"/> tokens; decode step s runs the requests with more than s output
-    /// tokens over the longest of them.
+    /// tokens over the longest of them; with <paramref name="raggedPrefill"/> prompts of several lengths share a pass
+    /// (<see cref="PrefillPlan.RaggedPasses"/>), whose attention calls, one a length, come one after another.
     /// </summary>
     public long RunBytes(ModelSpec model, int elementBytes, IReadOnlyList<TraceRequest> requests, int? blockSize,
-        bool referencePrompts, bool referenceDecode, int maxPassTokens = 8192)
+        bool referencePrompts, bool referenceDecode, int maxPassTokens = 8192, bool raggedPrefill = false)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(requests);
         double perToken = ActivationFactor * OverheadModel.ActivationBytesPerToken(model, elementBytes, 1);
         double worst = 0;
-        foreach (IGrouping<int, TraceRequest> g in requests.GroupBy(r => r.PromptTokens))
+        int[] prompts = [.. requests.Select(r => r.PromptTokens)];
+        IReadOnlyList<IReadOnlyList<(int Length, int[] Requests)>> passes = raggedPrefill
+            ? PrefillPlan.RaggedPasses(prompts, maxPassTokens)
+            : [.. PrefillPlan.Passes(prompts, maxPassTokens).Select(part => (IReadOnlyList<(int, int[])>)[part])];
+        foreach (IReadOnlyList<(int Length, int[] Requests)> pass in passes)
         {
-            long batch = Math.Min(g.Count(), Math.Max(1, maxPassTokens / Math.Max(1, g.Key)));
-            worst = Math.Max(worst, perToken * batch * g.Key
-                + (referencePrompts ? ReferenceAttentionMemory.CallBytes(model, elementBytes, batch, g.Key, g.Key, blockSize) : 0));
+            long tokens = pass.Sum(part => (long)part.Length * part.Requests.Length);
+            long attention = referencePrompts
+                ? pass.Max(part => ReferenceAttentionMemory.CallBytes(model, elementBytes, part.Requests.Length, part.Length, part.Length, blockSize))
+                : 0;
+            worst = Math.Max(worst, perToken * tokens + attention);
         }
         if (referenceDecode)
         {

@@ -12,9 +12,11 @@ namespace PagedSim.Allocator.Simulation;
 /// <param name="RandomSeed">Seed of the seed-compatible policy's random block choice.</param>
 /// <param name="PrefixCaching">Automatic prefix caching (continuous mode): requests that bring prompt ids reuse cached
 /// full blocks (<see cref="PrefixCache"/>).</param>
+/// <param name="RaggedPrefill">A static batch's prompts of every length share prefill passes (the runner's
+/// <c>--prefill ragged</c>; <see cref="PrefillPlan.RaggedPasses"/>) instead of one pass a length.</param>
 public sealed record SimulationConfig(
     MemoryModel Memory, int BlockSize = 256, SimulationMode Mode = SimulationMode.Static, bool SeedCompatible = false,
-    SchedulerOptions? Scheduler = null, int RandomSeed = 0, bool PrefixCaching = false)
+    SchedulerOptions? Scheduler = null, int RandomSeed = 0, bool PrefixCaching = false, bool RaggedPrefill = false)
 {
     /// <summary>Admission limits in effect. The default's 8192 tokens per step grow to the max sequence length when
     /// that is longer, as vLLM's max_num_batched_tokens defaults to max(max_model_len, …) without chunked prefill, so

@@ -66,7 +66,7 @@ public static class Simulator
     /// <summary>A static batch's time when it fits (not for the seed's position-by-position timeline).</summary>
     internal static TimingResult? StaticTime(SimulationConfig config, IReadOnlyList<TraceRequest> requests, RunResult run, StepTimeModel? time) =>
         time is null || !run.Fits || config.SeedCompatible || requests.Count == 0 ? null
-            : StaticTiming.Run(time, [.. requests.Select(r => (r.PromptTokens, r.OutputTokens))], config.SchedulerOptions.MaxTokensPerStep);
+            : StaticTiming.Run(time, [.. requests.Select(r => (r.PromptTokens, r.OutputTokens))], config.SchedulerOptions.MaxTokensPerStep, config.RaggedPrefill);
 
     private delegate RunResult ResultFactory(bool fits, LimitReason reason, string? failure, int completed, int preemptions, long? seedFragmented);
 

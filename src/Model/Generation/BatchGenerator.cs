@@ -36,8 +36,8 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
         var bySequence = new Dictionary<int, RequestState>();
         try
         {
-            if (options.Prefill == PrefillMode.Whole) PrefillWhole(states, bySequence, sampling, options.MaxPrefillTokens);
-            else PrefillTokenByToken(states, bySequence, sampling);
+            if (options.Prefill == PrefillMode.TokenByToken) PrefillTokenByToken(states, bySequence, sampling);
+            else PrefillWhole(states, bySequence, sampling, options.MaxPrefillTokens, ragged: options.Prefill == PrefillMode.Ragged && model.Parallel is null);
             DecodeUntilDone(bySequence, sampling);
         }
         finally
@@ -47,19 +47,36 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
         return states.Select(s => new GenerationResult(s.Output, s.Reason, s.StopToken, s.Logits)).ToArray();
     }
 
-    private void PrefillWhole(RequestState[] states, Dictionary<int, RequestState> bySequence, SamplingOptions sampling, int maxTokens)
+    private void PrefillWhole(RequestState[] states, Dictionary<int, RequestState> bySequence, SamplingOptions sampling, int maxTokens, bool ragged)
     {
-        // Prompts of equal length share a pass (their queries have one length), up to maxTokens tokens per pass.
+        // Prompts of equal length share a part (their queries have one length), up to maxTokens tokens; a ragged pass
+        // then takes consecutive parts while their tokens stay within maxTokens, else each part is a pass of its own.
+        var pass = new List<RequestState[]>();
+        int passTokens = 0;
         foreach (var group in states.GroupBy(s => s.Request.Prompt.Count))
-        foreach (RequestState[] batch in group.Chunk(Math.Max(1, maxTokens / group.Key)))
+        foreach (RequestState[] part in group.Chunk(Math.Max(1, maxTokens / group.Key)))
         {
-            foreach (RequestState s in batch)
+            int tokens = part.Length * group.Key;
+            if (pass.Count > 0 && (!ragged || passTokens + tokens > maxTokens))
             {
-                s.Sequence = cache.Add(s.Request.Prompt.Count);
-                bySequence[s.Sequence] = s;
+                Prefill(pass, bySequence, sampling);
+                pass.Clear();
+                passTokens = 0;
             }
-            Step(batch, [.. batch.Select(s => s.Request.Prompt)], bySequence, sampling, emit: _ => true, prefill: true);
+            pass.Add(part);
+            passTokens += tokens;
         }
+        if (pass.Count > 0) Prefill(pass, bySequence, sampling);
+    }
+
+    private void Prefill(List<RequestState[]> parts, Dictionary<int, RequestState> bySequence, SamplingOptions sampling)
+    {
+        foreach (RequestState s in parts.SelectMany(p => p))
+        {
+            s.Sequence = cache.Add(s.Request.Prompt.Count);
+            bySequence[s.Sequence] = s;
+        }
+        Step([.. parts], [.. parts.Select(p => p.Select(s => s.Request.Prompt).ToArray())], bySequence, sampling, emit: _ => true, prefill: true);
     }
 
     private void PrefillTokenByToken(RequestState[] states, Dictionary<int, RequestState> bySequence, SamplingOptions sampling)
@@ -204,15 +221,21 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
 
     /// <summary>One forward pass over <paramref name="batch"/>; then each request whose <paramref name="emit"/> holds takes the chosen token.</summary>
     private void Step(RequestState[] batch, IReadOnlyList<int>[] tokens, Dictionary<int, RequestState> bySequence,
+        SamplingOptions sampling, Func<RequestState, bool> emit, bool prefill) =>
+        Step([batch], [tokens], bySequence, sampling, emit, prefill);
+
+    /// <summary>
+    /// One forward pass over <paramref name="parts"/> (each of one query length: <paramref name="tokens"/>[i][b] is the
+    /// new tokens of part i's request b; several parts make a ragged pass); then each request whose
+    /// <paramref name="emit"/> holds takes the chosen token.
+    /// </summary>
+    private void Step(RequestState[][] parts, IReadOnlyList<int>[][] tokens, Dictionary<int, RequestState> bySequence,
         SamplingOptions sampling, Func<RequestState, bool> emit, bool prefill)
     {
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
         double launch;
-        int len = tokens[0].Count;
-        var flat = new long[batch.Length * len];
-        for (int b = 0; b < batch.Length; b++)
-            for (int t = 0; t < len; t++) flat[b * len + t] = tokens[b][t];
-        var sequences = batch.Select(s => s.Sequence).ToArray();
+        RequestState[] batch = [.. parts.SelectMany(p => p)];
+        int len = tokens.Max(p => p[0].Count);
 
         int[] chosen;
         float[]? logits = null;
@@ -220,12 +243,24 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
         int vocab = model.Config.VocabSize;
         using (NewDisposeScope())
         {
-            KvStep step = cache.Prepare(sequences, len, model.Device);
-            Tensor input = tensor(flat, [batch.Length, len]).to(model.Device);
+            var steps = new KvStep[parts.Length];
+            var inputs = new Tensor[parts.Length];
+            for (int i = 0; i < parts.Length; i++)
+            {
+                int partLength = tokens[i][0].Count;
+                var flat = new long[parts[i].Length * partLength];
+                for (int b = 0; b < parts[i].Length; b++)
+                    for (int t = 0; t < partLength; t++) flat[b * partLength + t] = tokens[i][b][t];
+                steps[i] = cache.Prepare([.. parts[i].Select(s => s.Sequence)], partLength, model.Device);
+                inputs[i] = tensor(flat, [parts[i].Length, partLength]).to(model.Device);
+            }
+            Tensor Forward() => parts.Length == 1 ? model.Forward(inputs[0], cache, steps[0], attention) : model.ForwardRagged(inputs, steps, cache, attention);
             bool recordLogits = batch.Any(s => s.Logits is not null);
             if (sampling.IsGreedy && !recordLogits)
             {
-                Tensor ids = model.ForwardGreedy(input, cache, step, attention);
+                Tensor ids = parts.Length == 1
+                    ? model.ForwardGreedy(inputs[0], cache, steps[0], attention)
+                    : model.ForwardRaggedGreedy(inputs, steps, cache, attention);
                 launch = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
                 chosen = ids.cpu().data<long>().ToArray().Select(x => (int)x).ToArray();
             }
@@ -233,7 +268,7 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
             {
                 // Sampling where the logits are: each emitting row's uniform from its request's own stream; only the
                 // ids come back.
-                Tensor output = model.Forward(input, cache, step, attention);
+                Tensor output = Forward();
                 launch = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
                 var uniforms = new double[batch.Length];
                 for (int b = 0; b < batch.Length; b++)
@@ -243,7 +278,7 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
             }
             else
             {
-                Tensor output = model.Forward(input, cache, step, attention);
+                Tensor output = Forward();
                 launch = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
                 logits = output.cpu().data<float>().ToArray();
                 chosen = sampling.IsGreedy

@@ -4,7 +4,7 @@ namespace PagedSim.Model.Generation;
 /// <param name="Index">Pass number, from 0.</param>
 /// <param name="IsPrefill">True for a prompt pass (several tokens per sequence, or the token-by-token prompt feed).</param>
 /// <param name="BatchSize">Sequences in the pass.</param>
-/// <param name="QueryLength">Tokens each sequence appended in the pass.</param>
+/// <param name="QueryLength">Tokens each sequence appended in the pass (a ragged prefill pass: the longest prompt's).</param>
 /// <param name="Emitted">Generated tokens the pass produced (stop tokens included).</param>
 /// <param name="Finished">Requests that finished in this pass (they leave the cache right after this report).</param>
 /// <param name="Running">Requests still unfinished after the pass.</param>

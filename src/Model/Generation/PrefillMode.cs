@@ -11,4 +11,11 @@ public enum PrefillMode
     /// position per step for every request, feeding prompt tokens while a request is still inside its prompt.
     /// </summary>
     TokenByToken,
+
+    /// <summary>
+    /// Prompts of every length share passes of up to <see cref="GenerationOptions.MaxPrefillTokens"/> tokens: the
+    /// matmuls run once over all of them (the weights read once a pass instead of once a prompt length), attention once
+    /// a length (<see cref="Llama3.ForwardRagged"/>). Falls back to <see cref="Whole"/> for a tensor-parallel model.
+    /// </summary>
+    Ragged,
 }

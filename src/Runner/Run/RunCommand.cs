@@ -2,6 +2,7 @@ using System.CommandLine;
 using PagedSim.Allocator.Simulation;
 using PagedSim.Model;
 using PagedSim.Model.Checkpoints;
+using PagedSim.Model.Generation;
 using PagedSim.Model.Synthetic;
 using PagedSim.Model.Tokenization;
 using PagedSim.Runner.Output;
@@ -42,10 +43,16 @@ internal static class RunCommand
         var json = CommonOptions.Json();
         var findMax = new Option<bool>("--find-max-batch") { Description = "Find the largest N that really runs on this GPU (bisection with short outputs), beside the simulator's prediction" };
         var noResponses = new Option<bool>("--no-responses") { Description = "Do not print the responses" };
+        var prefill = new Option<string>("--prefill")
+        {
+            Description = "by-length (one pass a prompt length, as measured) or ragged (prompts of every length share passes of up to 8,192 tokens: the weights read once a pass; not yet measured on a GPU)",
+            DefaultValueFactory = _ => "by-length",
+        };
+        prefill.AcceptOnlyFromAmong(RunSettings.PrefillValues);
         var command = new RootCommand(Cli.Description);
         command.Arguments.Add(count);
         setup.AddTo(command);
-        foreach (Option o in new Option[] { shareGpt, naive, synthetic, seed, device, maxNew, blockSize, attention, kernels, json, findMax, noResponses })
+        foreach (Option o in new Option[] { shareGpt, naive, synthetic, seed, device, maxNew, blockSize, attention, kernels, prefill, json, findMax, noResponses })
             command.Options.Add(o);
         command.SetAction(parse =>
         {
@@ -54,7 +61,7 @@ internal static class RunCommand
             var settings = new RunSettings(parse.GetValue(count), parse.GetValue(shareGpt), parse.GetValue(naive), isSynthetic,
                 shape, parse.GetValue(seed), parse.GetValue(device)!, parse.GetValue(maxNew), parse.GetValue(blockSize),
                 parse.GetValue(attention)!, parse.GetValue(json), parse.GetValue(findMax), parse.GetValue(setup.Model), !parse.GetValue(noResponses),
-                parse.GetValue(kernels)!);
+                parse.GetValue(kernels)!, parse.GetValue(prefill)!);
             return Execute(settings, (spec, gpu) => setup.Resolve(parse, spec, gpu), output ?? Console.Out, log ?? Console.Error,
                 interactive ?? (output is null && ProgressDisplay.IsTerminal));
         });
@@ -108,7 +115,7 @@ internal static class RunCommand
         IReadOnlyList<TraceRequest> planned = requests is null ? Simulator.FirstRequests(trace, s.Count) : requests.Planned(maxNew!, s.Synthetic);
         if (s.MaxNewTokens is int cap && requests is null)
             planned = [.. planned.Select(r => r.OutputTokens > cap ? r with { OutputTokens = cap } : r)];
-        var prediction = RunPrediction.Create(memory, s.BlockSize, trace, planned);
+        var prediction = RunPrediction.Create(memory, s.BlockSize, trace, planned, s.RaggedPrefill);
         prediction.Write(console);
 
         if (!runs)
@@ -148,7 +155,8 @@ internal static class RunCommand
             try
             {
                 outcome = new ProgressDisplay(interactive, log).Run($"{s.Cache} N={s.Count}", update =>
-                    session.Generate(requests!.Prompts, maxNew!, s.Synthetic ? null : tokenizer!.StopTokens, s.Naive, s.BlockSize, poolCap, update, p => phase = p));
+                    session.Generate(requests!.Prompts, maxNew!, s.Synthetic ? null : tokenizer!.StopTokens, s.Naive, s.BlockSize, poolCap, update, p => phase = p,
+                        prefill: s.RaggedPrefill ? PrefillMode.Ragged : PrefillMode.Whole));
             }
             catch (Exception e) when (RunOutOfMemory.Is(e) || e is PagedSim.Allocator.OutOfBlocksException)
             {

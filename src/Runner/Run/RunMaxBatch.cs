@@ -1,4 +1,5 @@
 using System.Globalization;
+using PagedSim.Model.Generation;
 using PagedSim.Allocator;
 using PagedSim.Allocator.Simulation;
 using PagedSim.Model;
@@ -59,7 +60,8 @@ internal static class RunMaxBatch
                 GC.WaitForPendingFinalizers();
                 try
                 {
-                    RunOutcome o = session.Generate(requests.Prompts, shortNew, null, s.Naive, s.BlockSize, null, progress: null, poolBlocks: pool);
+                    RunOutcome o = session.Generate(requests.Prompts, shortNew, null, s.Naive, s.BlockSize, null, progress: null, poolBlocks: pool,
+                        prefill: s.RaggedPrefill ? PrefillMode.Ragged : PrefillMode.Whole);
                     ok = true;
                     result = $"runs ({(o.PeakDeviceBytes is long p ? $"peak {ByteSize.Gb(p)} on the device" : "CPU")})";
                 }

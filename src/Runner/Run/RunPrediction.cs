@@ -6,17 +6,17 @@ namespace PagedSim.Runner;
 
 /// <summary>The simulator's prediction for a batch on a GPU: paged and naive static runs and their max batches.</summary>
 internal sealed record RunPrediction(MemoryModel Memory, int BlockSize, string TraceSource, bool Repeated, int Count,
-    RunResult Paged, RunResult Naive, MaxBatchResult PagedMax, MaxBatchResult NaiveMax)
+    RunResult Paged, RunResult Naive, MaxBatchResult PagedMax, MaxBatchResult NaiveMax, bool RaggedPrefill = false)
 {
-    public static RunPrediction Create(MemoryModel memory, int blockSize, Trace trace, IReadOnlyList<TraceRequest> requests)
+    public static RunPrediction Create(MemoryModel memory, int blockSize, Trace trace, IReadOnlyList<TraceRequest> requests, bool raggedPrefill = false)
     {
-        var config = new SimulationConfig(memory, blockSize);
+        var config = new SimulationConfig(memory, blockSize, RaggedPrefill: raggedPrefill);
         SimulateCommand.Validate(config);
         RunResult paged = SimulateCommand.Guard(() => Simulator.RunPaged(config, requests, predictTime: true)),
             naive = Simulator.RunNaive(config, requests, predictTime: true);
         MaxBatchResult pagedMax = SimulateCommand.Guard(() => MaxBatchSearch.Run(config, trace, paged: true));
         MaxBatchResult naiveMax = MaxBatchSearch.Run(config, trace, paged: false);
-        return new RunPrediction(memory, blockSize, trace.Source, requests.Count > trace.Requests.Count, requests.Count, paged, naive, pagedMax, naiveMax);
+        return new RunPrediction(memory, blockSize, trace.Source, requests.Count > trace.Requests.Count, requests.Count, paged, naive, pagedMax, naiveMax, raggedPrefill);
     }
 
     public RunResult For(bool naive) => naive ? Naive : Paged;
@@ -45,7 +45,7 @@ internal sealed record RunPrediction(MemoryModel Memory, int BlockSize, string T
             : Math.Min(planned.Sum(r => (long)((r.PromptTokens + r.OutputTokens + BlockSize - 1) / BlockSize)), poolCap ?? long.MaxValue)
               * layout.BytesPerBlock(BlockSize);
         return Memory.WeightBytes + kv + RuntimeOverhead.H200.RunBytes(Memory.Model, MemoryModel.DTypes[Memory.DType], planned,
-            naive ? null : BlockSize, referencePrompts, referenceDecode);
+            naive ? null : BlockSize, referencePrompts, referenceDecode, raggedPrefill: RaggedPrefill);
     }
 
     /// <summary>Weights + overhead + peak KV reserved, or null when the simulator says it does not fit.</summary>

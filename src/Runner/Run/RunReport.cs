@@ -68,6 +68,7 @@ internal sealed record RunReport(
             ["kernels"] = Settings.Kernels,
             ["cache"] = Settings.Cache,
             ["blockSize"] = Settings.Naive ? null : Settings.BlockSize,
+            ["prefill"] = Settings.Prefill,
             ["requests"] = o.Results.Count,
             ["generatedTokens"] = o.GeneratedTokens,
             ["seconds"] = Math.Round(o.Seconds, 4),

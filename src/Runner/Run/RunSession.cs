@@ -88,10 +88,11 @@ internal sealed class RunSession : IDisposable
     /// <paramref name="attention"/> overrides the session's backend (tests compare backends on one set of weights);
     /// <paramref name="recordLogits"/> keeps every step's logits in the results (tests explain differences with them).
     /// <paramref name="poolBlocks"/> sets the paged pool's size outright (a trial that commits the memory of a longer run).
+    /// <paramref name="prefill"/>: one pass a prompt length (<see cref="PrefillMode.Whole"/>) or shared passes (<see cref="PrefillMode.Ragged"/>).
     /// </summary>
     public RunOutcome Generate(IReadOnlyList<int[]> prompts, int[] maxNew, IReadOnlySet<int>? stops, bool naive, int blockSize,
         int? maxPoolBlocks, Action<string>? progress, Action<string>? phase = null, IAttentionBackend? attention = null,
-        bool recordLogits = false, int? poolBlocks = null)
+        bool recordLogits = false, int? poolBlocks = null, PrefillMode prefill = PrefillMode.Whole)
     {
         Llama3Config c = Model.Config;
         long bytesPerToken = 2L * c.Layers * c.KvHeads * c.HeadDim * (Model.DType switch { ScalarType.Float32 => 4, ScalarType.Float64 => 8, _ => 2 });
@@ -139,7 +140,7 @@ internal sealed class RunSession : IDisposable
             },
         };
         phase?.Invoke("generating");
-        IReadOnlyList<GenerationResult> results = generator.Generate(requests, new GenerationOptions(SamplingOptions.Greedy, PrefillMode.Whole, recordLogits));
+        IReadOnlyList<GenerationResult> results = generator.Generate(requests, new GenerationOptions(SamplingOptions.Greedy, prefill, recordLogits));
         double seconds = clock.Elapsed.TotalSeconds;
 
         // The seed's fragmentation figure, from each request's final length (prompt + emitted − 1 tokens in the cache).

@@ -16,11 +16,18 @@ namespace PagedSim.Runner;
 /// <param name="ModelDir">Checkpoint directory given with --model, or null.</param>
 /// <param name="PrintResponses">Print every response (off with --no-responses).</param>
 /// <param name="Kernels">"auto" (fused native kernels on CUDA when the library has them, else eager), "fused" or "eager".</param>
+/// <param name="Prefill">"by-length" (one pass a prompt length) or "ragged" (prompts of every length share passes).</param>
 internal sealed record RunSettings(
     int Count, string? ShareGpt, bool Naive, bool Synthetic, string SyntheticShape, int Seed, string Device,
     int? MaxNewTokens, int BlockSize, string Attention, string? JsonPath, bool FindMaxBatch, string? ModelDir,
-    bool PrintResponses, string Kernels = "auto")
+    bool PrintResponses, string Kernels = "auto", string Prefill = "by-length")
 {
+    /// <summary>The values --prefill accepts.</summary>
+    public static readonly string[] PrefillValues = ["by-length", "ragged"];
+
+    /// <summary>Whether prompts of several lengths share prefill passes.</summary>
+    public bool RaggedPrefill => Prefill == "ragged";
+
     /// <summary>Longest sequence (prompt + output), as the seed's max_seq_len.</summary>
     public const int MaxSequenceLength = 8192;
 

@@ -8,7 +8,7 @@ namespace PagedSim.Golden.Tests.Model;
 
 /// <summary>
 /// The C# model against transformers' LlamaForCausalLM (float32, CPU) on the tiny model: identical greedy ids and
-/// logits within 1e-4, from every checkpoint layout, with both caches and both prefill modes.
+/// logits within 1e-4, from every checkpoint layout, with both caches and every prefill mode.
 /// </summary>
 public class HuggingFaceReferenceTests(ITestOutputHelper output)
 {
@@ -55,6 +55,33 @@ public class HuggingFaceReferenceTests(ITestOutputHelper output)
             Assert.Equal(expected.Generated[i], results[i].Tokens);
             Assert.True(MaxAbsDiff(expected.Logits[i], results[i].Logits!) < Tolerance);
         }
+    }
+
+    [Theory]
+    [InlineData("paged", 16)]
+    [InlineData("paged", 5)]
+    [InlineData("naive", 0)]
+    public void RaggedPrefillAlsoMatchesHuggingFace(string cacheKind, int blockSize)
+    {
+        Llama3 model = TinyLlama.Model("meta");
+        TinyLlamaReference expected = TinyLlama.Expected;
+        using IKvCache cache = cacheKind == "paged" ? TinyLlama.PagedCache(model, blockSize) : TinyLlama.NaiveCache(model);
+        var requests = expected.Prompts.Select((p, i) => new GenerationRequest(p, expected.Generated[i].Length)).ToArray();
+        Assert.True(expected.Prompts.Select(p => p.Length).Distinct().Count() > 1, "the prompts need several lengths");
+        var passes = new List<GenerationStep>();
+        var generator = new BatchGenerator(model, cache, new PagedSim.Model.Attention.ReferenceAttention()) { StepCompleted = passes.Add };
+
+        IReadOnlyList<GenerationResult> results = generator.Generate(requests, new GenerationOptions(null, PrefillMode.Ragged, RecordLogits: true));
+
+        Assert.Equal([requests.Length], passes.Where(p => p.IsPrefill).Select(p => p.BatchSize)); // every prompt in one pass
+        double worst = 0;
+        for (int i = 0; i < requests.Length; i++)
+        {
+            Assert.Equal(expected.Generated[i], results[i].Tokens);
+            worst = Math.Max(worst, MaxAbsDiff(expected.Logits[i], results[i].Logits!));
+        }
+        output.WriteLine($"ragged/{cacheKind}: max |logit - HF| = {worst:E2}");
+        Assert.True(worst < Tolerance, $"max |logit - HF| = {worst:E3} exceeds {Tolerance}");
     }
 
     internal static double MaxAbsDiff(IReadOnlyList<float[]> a, IReadOnlyList<float[]> b)

@@ -10,7 +10,7 @@ namespace PagedSim.Golden.Tests.Model;
 
 /// <summary>
 /// Whole-prompt prefill shares a pass among equal-length prompts up to <see cref="GenerationOptions.MaxPrefillTokens"/>
-/// tokens: splitting changes the passes, never the ids.
+/// tokens, and ragged prefill among prompts of any length: splitting and packing change the passes, never the ids.
 /// </summary>
 public class PrefillChunkingTests
 {
@@ -41,5 +41,39 @@ public class PrefillChunkingTests
         int[] expected = maxPrefillTokens switch { 8192 => [5, 2], 20 => [2, 2, 1, 2], _ => [1, 1, 1, 1, 1, 1, 1] };
         Assert.Equal(expected, prefillBatches);
         Assert.All(passes.Where(p => p.IsPrefill), p => Assert.True(p.BatchSize == 1 || p.BatchSize * p.QueryLength <= maxPrefillTokens));
+    }
+
+    [Theory]
+    [InlineData(8192, new[] { 7 })]       // every prompt in one pass: two lengths, two attention calls a layer
+    [InlineData(20, new[] { 2, 2, 3 })]   // parts of 18, 18, 9 and 8 tokens: the last two share a pass (17 ≤ 20)
+    [InlineData(1, new[] { 1, 1, 1, 1, 1, 1, 1 })] // one prompt a pass, however short
+    public void Ragged_passes_give_the_ids_of_passes_by_length(int maxPrefillTokens, int[] expectedBatches)
+    {
+        Llama3 model = TinyLlama.Model("meta");
+        var random = new Random(11);
+        int[][] prompts = [.. Enumerable.Range(0, 7).Select(i => Enumerable.Range(0, i < 5 ? 9 : 4).Select(_ => random.Next(256)).ToArray())];
+        GenerationRequest[] requests = [.. prompts.Select(p => new GenerationRequest(p, 6))];
+
+        IReadOnlyList<GenerationResult> Run(PrefillMode mode, IKvCache cache, List<GenerationStep>? log)
+        {
+            var generator = new BatchGenerator(model, cache, new ReferenceAttention());
+            if (log is not null) generator.StepCompleted = log.Add;
+            return generator.Generate(requests, new GenerationOptions(Prefill: mode, MaxPrefillTokens: maxPrefillTokens));
+        }
+
+        using var byLengthCache = new PagedKvCache(model.Config, new KvCacheOptions(64, 4, 256), CPU, model.DType);
+        using var raggedCache = new PagedKvCache(model.Config, new KvCacheOptions(64, 4, 256), CPU, model.DType);
+        using var naiveCache = new NaiveKvCache(model.Config, 8, 256, CPU, model.DType);
+        var passes = new List<GenerationStep>();
+        IReadOnlyList<GenerationResult> byLength = Run(PrefillMode.Whole, byLengthCache, null);
+        IReadOnlyList<GenerationResult> ragged = Run(PrefillMode.Ragged, raggedCache, passes);
+        IReadOnlyList<GenerationResult> raggedNaive = Run(PrefillMode.Ragged, naiveCache, null);
+
+        for (int i = 0; i < requests.Length; i++)
+        {
+            Assert.Equal(byLength[i].Tokens, ragged[i].Tokens);
+            Assert.Equal(byLength[i].Tokens, raggedNaive[i].Tokens);
+        }
+        Assert.Equal(expectedBatches, passes.Where(p => p.IsPrefill).Select(p => p.BatchSize));
     }
 }

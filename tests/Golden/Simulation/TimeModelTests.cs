@@ -121,6 +121,40 @@ public class TimeModelTests
     }
 
     [Fact]
+    public void Ragged_prefill_packs_parts_by_length_into_passes_within_the_cap()
+    {
+        // Prompts 100 ×3, 250, 7, 100, 4000 ×3: parts [100 ×4] (400 tokens), [250], [7], [4000 ×2] (8000), [4000].
+        int[] lengths = [100, 250, 100, 100, 7, 100, 4000, 4000, 4000];
+        var passes = PrefillPlan.RaggedPasses(lengths, 8192);
+        Assert.Equal([[100, 250, 7], [4000], [4000]], passes.Select(p => p.Select(part => part.Length).ToArray()).ToArray());
+        Assert.Equal([0, 2, 3, 5], passes[0][0].Requests);
+        Assert.Equal([6, 7], passes[1][0].Requests);
+        // At a cap of 300 tokens: parts [100 ×3] (300), [100], [250], [7], and each 4000-token prompt alone; [250] and
+        // [7] share a pass (257), [100] cannot join [250] (350).
+        Assert.Equal([[100], [100], [250, 7], [4000], [4000], [4000]],
+            PrefillPlan.RaggedPasses(lengths, 300).Select(p => p.Select(part => part.Length).ToArray()).ToArray());
+    }
+
+    [Fact]
+    public void A_ragged_pass_costs_its_parts_work_once()
+    {
+        // Three prompts of different lengths in one pass: one fixed cost and one read of the weights, for the sum of the
+        // parts' tokens, attended keys and keys read; every request's first token at the end of that pass.
+        var model = new StepTimeModel(Memory(), Rates(3.8e12, 3.3e14, 5e-4, 1.2e-5));
+        (int, int)[] requests = [(300, 5), (700, 3), (50, 9)];
+        TimingResult ragged = StaticTiming.Run(model, requests, raggedPrefill: true), byLength = StaticTiming.Run(model, requests);
+
+        var parts = new[] { ForwardPass.Prefill(1, 0, 300), ForwardPass.Prefill(1, 0, 700), ForwardPass.Prefill(1, 0, 50) };
+        var pass = new ForwardPass(3, parts.Sum(p => p.Tokens), parts.Sum(p => p.KeysAttended), parts.Sum(p => p.KeysRead));
+        Assert.Equal(1, ragged.PrefillPasses);
+        Assert.Equal(3, byLength.PrefillPasses);
+        Assert.Equal(model.Seconds(pass), ragged.PrefillSeconds, 12);
+        Assert.Equal(parts.Sum(p => model.Seconds(p)), byLength.PrefillSeconds, 12);
+        Assert.True(ragged.PrefillSeconds < byLength.PrefillSeconds);
+        Assert.Equal(ragged.DecodeSeconds, byLength.DecodeSeconds, 12);
+    }
+
+    [Fact]
     public void A_static_batch_in_spans_equals_its_steps_one_by_one()
     {
         TraceRequest[] requests = TestTraces.Random(60, seed: 11, maxPrompt: 3000, maxOutput: 900);

@@ -8,8 +8,10 @@ namespace PagedSim.Allocator.Simulation;
 /// </summary>
 public static class StaticTiming
 {
-    /// <summary>The predicted time of <paramref name="requests"/> (prompt, answer tokens) as one static batch.</summary>
-    public static TimingResult Run(StepTimeModel model, IReadOnlyList<(int Prompt, int Output)> requests, int maxPrefillTokens = 8192)
+    /// <summary>The predicted time of <paramref name="requests"/> (prompt, answer tokens) as one static batch; with
+    /// <paramref name="raggedPrefill"/>, prompts of several lengths share a pass (one pass's cost for their parts' work).</summary>
+    public static TimingResult Run(StepTimeModel model, IReadOnlyList<(int Prompt, int Output)> requests, int maxPrefillTokens = 8192,
+        bool raggedPrefill = false)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(requests);
@@ -20,11 +22,21 @@ public static class StaticTiming
         double now = 0;
         var prompts = new int[n];
         for (int i = 0; i < n; i++) (prompts[i], outputs[i]) = requests[i];
-        IReadOnlyList<(int Length, int[] Requests)> passes = PrefillPlan.Passes(prompts, maxPrefillTokens);
-        foreach ((int length, int[] members) in passes)
+        IReadOnlyList<IReadOnlyList<(int Length, int[] Requests)>> passes = raggedPrefill
+            ? PrefillPlan.RaggedPasses(prompts, maxPrefillTokens)
+            : [.. PrefillPlan.Passes(prompts, maxPrefillTokens).Select(part => (IReadOnlyList<(int, int[])>)[part])];
+        foreach (IReadOnlyList<(int Length, int[] Requests)> pass in passes)
         {
-            now += model.Seconds(ForwardPass.Prefill(members.Length, cached: 0, computed: length));
-            foreach (int r in members) firstToken[r] = finish[r] = now;
+            var work = new ForwardPass(0, 0, 0, 0);
+            foreach ((int length, int[] members) in pass)
+            {
+                ForwardPass part = ForwardPass.Prefill(members.Length, cached: 0, computed: length);
+                work = new ForwardPass(work.Sequences + part.Sequences, work.Tokens + part.Tokens,
+                    work.KeysAttended + part.KeysAttended, work.KeysRead + part.KeysRead);
+            }
+            now += model.Seconds(work);
+            foreach ((_, int[] members) in pass)
+                foreach (int r in members) firstToken[r] = finish[r] = now;
         }
         double prefill = now;
 
