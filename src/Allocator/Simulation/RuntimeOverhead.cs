@@ -20,16 +20,9 @@ public sealed record RuntimeOverhead(long FixedBytes, double ActivationFactor, s
     public static RuntimeOverhead H200 { get; } = new(805_000_000, 1.8,
         "measured on an NVIDIA H200 (fitted to Llama 3.2 3B and Llama 3 8B runs of 49 requests)");
 
-    /// <summary>Bytes beside weights and KV for a run whose largest prefill pass is <paramref name="largestPassTokens"/> long.</summary>
-    public long Bytes(ModelSpec model, int elementBytes, long largestPassTokens)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        return FixedBytes + (long)(ActivationFactor * OverheadModel.ActivationBytesPerToken(model, elementBytes, 1) * largestPassTokens);
-    }
-
     /// <summary>
     /// Bytes beside weights and KV for a static batch of <paramref name="requests"/> as the runner generates it: the
-    /// worst pass's activations (<see cref="Bytes"/>) plus, in the passes the reference attention takes
+    /// worst pass's activations (<see cref="ActivationFactor"/> × the activation bytes of each of its tokens) plus, in the passes the reference attention takes
     /// (<paramref name="referencePrompts"/>: prefill passes; <paramref name="referenceDecode"/>: decode steps), that
     /// call's own tensors (<see cref="ReferenceAttentionMemory.CallBytes"/>). Prompts of one length share a prefill pass
     /// of at most <paramref name="maxPassTokens"/> tokens; decode step s runs the requests with more than s output
@@ -71,16 +64,5 @@ public sealed record RuntimeOverhead(long FixedBytes, double ActivationFactor, s
             }
         }
         return FixedBytes + (long)worst;
-    }
-
-    /// <summary>Tokens of the runner's largest prefill pass: prompts of one length share a pass of at most
-    /// <paramref name="cap"/> tokens (one prompt longer than that is one pass).</summary>
-    public static long LargestPrefillPass(IEnumerable<int> promptLengths, int cap = 8192)
-    {
-        ArgumentNullException.ThrowIfNull(promptLengths);
-        long largest = 0;
-        foreach (IGrouping<int, int> g in promptLengths.GroupBy(l => l))
-            largest = Math.Max(largest, Math.Min((long)g.Count() * g.Key, Math.Max(g.Key, cap / g.Key * (long)g.Key)));
-        return largest;
     }
 }

@@ -5,37 +5,42 @@ namespace PagedSim.Golden.Tests.Simulation;
 /// <summary>The runner's own memory model: its largest prefill pass and the calibrated overhead.</summary>
 public class RuntimeOverheadTests
 {
-    [Fact]
-    public void Prompts_of_one_length_share_a_pass_of_at_most_the_cap()
-    {
-        // Three prompts of 100 tokens share one pass (300); one of 250 is its own; 100 of 100 tokens fill 8,100 of 8,192.
-        Assert.Equal(300, RuntimeOverhead.LargestPrefillPass([100, 250, 100, 100, 7]));
-        Assert.Equal(8_100, RuntimeOverhead.LargestPrefillPass(Enumerable.Repeat(100, 100)));
-        Assert.Equal(9_000, RuntimeOverhead.LargestPrefillPass([9_000])); // a prompt longer than the cap is one pass
-    }
+    // Llama 3 8B: 2 bytes × (3 × 14,336 + 3 × 4,096) = 110,592 bytes of activations a token.
+    private static long Expected(long largestPassTokens) => 805_000_000 + (long)(1.8 * 110_592 * largestPassTokens);
+
+    private static long Overhead(params int[] prompts) =>
+        RuntimeOverhead.H200.RunBytes(ModelSpec.Llama3_8B, 2, [.. prompts.Select((p, i) => new TraceRequest($"r{i}", p, 10))], 256,
+            referencePrompts: false, referenceDecode: false);
 
     [Fact]
     public void Overhead_is_the_fixed_part_plus_the_largest_pass_transients()
     {
-        // Llama 3 8B: 2 bytes × (3 × 14,336 + 3 × 4,096) = 110,592 bytes a token; × 1.8 × 2,589 tokens.
-        long expected = 805_000_000 + (long)(1.8 * 110_592 * 2_589);
-        Assert.Equal(expected, RuntimeOverhead.H200.Bytes(ModelSpec.Llama3_8B, 2, 2_589));
+        // Three prompts of 100 tokens share one pass (300); one of 250 is its own; 100 of 100 tokens fill 8,100 of 8,192.
+        Assert.Equal(Expected(300), Overhead(100, 250, 100, 100, 7));
+        Assert.Equal(Expected(8_100), Overhead([.. Enumerable.Repeat(100, 100)]));
+        Assert.Equal(Expected(9_000), Overhead(9_000)); // a prompt longer than the cap is one pass
+        Assert.Equal(Expected(2_589), Overhead(2_589));
     }
 
     [Fact]
     public void The_49_shareGpt_prompts_prefill_at_most_their_longest_prompt_in_one_pass()
     {
-        IEnumerable<int> prompts = TestTraces.ShareGpt.Requests.Take(49).Select(r => r.PromptTokens);
-        Assert.Equal(prompts.Max(), RuntimeOverhead.LargestPrefillPass(prompts));
+        IReadOnlyList<TraceRequest> requests = TestTraces.ShareGpt.Requests.Take(49).ToList();
+        Assert.Equal(Expected(requests.Max(r => r.PromptTokens)),
+            RuntimeOverhead.H200.RunBytes(ModelSpec.Llama3_8B, 2, requests, 256, referencePrompts: false, referenceDecode: false));
     }
 
     [Fact]
-    public void Without_the_reference_attention_a_run_holds_its_largest_pass()
+    public void Ragged_passes_hold_the_activations_of_every_prompt_they_take()
     {
-        IReadOnlyList<TraceRequest> requests = TestTraces.ShareGpt.Requests.Take(49).ToList();
-        long largest = RuntimeOverhead.LargestPrefillPass(requests.Select(r => r.PromptTokens));
-        Assert.Equal(RuntimeOverhead.H200.Bytes(ModelSpec.Llama3_8B, 2, largest),
-            RuntimeOverhead.H200.RunBytes(ModelSpec.Llama3_8B, 2, requests, 256, referencePrompts: false, referenceDecode: false));
+        // Prompts of 100 ×3, 250 and 7 share one ragged pass of 557 tokens; the 49 ShareGPT prompts fill passes near 8,192.
+        TraceRequest[] requests = [.. new[] { 100, 250, 100, 100, 7 }.Select((p, i) => new TraceRequest($"r{i}", p, 10))];
+        Assert.Equal(Expected(557), RuntimeOverhead.H200.RunBytes(ModelSpec.Llama3_8B, 2, requests, 256, false, false, raggedPrefill: true));
+        IReadOnlyList<TraceRequest> shareGpt = TestTraces.ShareGpt.Requests.Take(49).ToList();
+        long largest = PrefillPlan.RaggedPasses([.. shareGpt.Select(r => r.PromptTokens)], 8192)
+            .Max(pass => pass.Sum(part => (long)part.Length * part.Requests.Length));
+        Assert.InRange(largest, 6_000, 8_192);
+        Assert.Equal(Expected(largest), RuntimeOverhead.H200.RunBytes(ModelSpec.Llama3_8B, 2, shareGpt, 256, false, false, raggedPrefill: true));
     }
 
     [Fact]
