@@ -151,7 +151,10 @@ internal static class RunCommand
             console.WriteLine(session.AttentionNote);
             string phase = "starting";
             RunOutcome outcome;
-            int? poolCap = session.OnCuda ? PoolCap(memory, s.BlockSize, planned) : null;
+            int? poolCap = session.OnCuda
+                ? PoolCap(memory, s.BlockSize, planned, RuntimeOverhead.H200.RunBytes(memory.Model, MemoryModel.DTypes[memory.DType], planned,
+                    s.Naive ? null : s.BlockSize, session.ReferencePrompts, session.ReferenceDecode, raggedPrefill: s.RaggedPrefill))
+                : null;
             try
             {
                 outcome = new ProgressDisplay(interactive, log).Run($"{s.Cache} N={s.Count}", update =>
@@ -171,12 +174,14 @@ internal static class RunCommand
         return 0;
     }
 
-    /// <summary>Blocks that fit in the memory free now beside the modelled overhead of this batch.</summary>
-    internal static int? PoolCap(MemoryModel memory, int blockSize, IReadOnlyList<TraceRequest> planned)
+    /// <summary>Blocks that fit in the memory free now beside this batch's overhead: the simulator's generic model, or
+    /// the runner's own (<paramref name="runnerOverheadBytes"/>) where that is larger (e.g. ragged prefill passes of
+    /// 8,192 tokens, or the reference attention's tensors).</summary>
+    internal static int? PoolCap(MemoryModel memory, int blockSize, IReadOnlyList<TraceRequest> planned, long runnerOverheadBytes = 0)
     {
         if (RunDeviceMemory.Query() is not (long free, _)) return null;
         (long tokens, long sequences) = Simulator.StepShape(new SimulationConfig(memory, blockSize), planned);
-        long budget = free - memory.OverheadBytes(tokens, sequences);
+        long budget = free - Math.Max(memory.OverheadBytes(tokens, sequences), runnerOverheadBytes);
         return (int)Math.Clamp(budget / memory.Layout.BytesPerBlock(blockSize), 0, int.MaxValue / 2);
     }
 
