@@ -26,11 +26,17 @@ internal static class SimulateCommand
         var plot = CommonOptions.Plot("KV memory over time, naive against paged (with --sweep: the sweep)");
         var maxSeqLen = new Option<int?>("--max-seq-len") { Description = "Cap the context below the model's own (as vLLM's max_model_len): the naive reservation per request and the paged block table's width" };
         var prefixCaching = new Option<bool>("--prefix-caching") { Description = "Automatic prefix caching (continuous mode; the trace must hold prompt_ids, e.g. from trace --multi-turn): report the hit rate and prefill saved" };
+        var prefill = new Option<string>("--prefill")
+        {
+            Description = "Static mode's prefill passes, as the main job runs them: by-length (one pass a prompt length) or ragged (prompts of every length share passes of up to 8,192 tokens)",
+            DefaultValueFactory = _ => "by-length",
+        };
+        prefill.AcceptOnlyFromAmong(RunSettings.PrefillValues);
         var sweep = new Option<string?>("--sweep") { Description = "Across GPUs: gpu-mem=FROM:TO[:STEP] or gpu-mem=SIZE,SIZE,… (the --gpu chip with each memory size), or gpu=NAME,NAME,… / gpu=all: largest batch and tokens/s, naive vs paged; with --prefix-caching, the hit rate at each size", HelpName = "SPEC" };
 
         var command = new Command("simulate", "Predict KV-cache fragmentation and the largest batch for a GPU, paged against naive, from a length trace");
         setup.AddTo(command);
-        foreach (Option o in new Option[] { trace, requests, synthetic, seed, blockSize, mode, seedCompat, json, plot, maxSeqLen, prefixCaching, sweep }) command.Options.Add(o);
+        foreach (Option o in new Option[] { trace, requests, synthetic, seed, blockSize, mode, seedCompat, json, plot, maxSeqLen, prefixCaching, prefill, sweep }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             string? jsonPath = parse.GetValue(json), plotPath = parse.GetValue(plot), tracePath = parse.GetValue(trace);
@@ -53,7 +59,9 @@ internal static class SimulateCommand
                 var other => throw new UserError($"--mode: unknown mode \"{other}\"; known: static, continuous"),
             };
             bool caching = parse.GetValue(prefixCaching);
-            var config = new SimulationConfig(memory, parse.GetValue(blockSize), simulationMode, parse.GetValue(seedCompat), SchedulerOptions.Default, randomSeed, caching);
+            bool ragged = parse.GetValue(prefill) == "ragged";
+            var config = new SimulationConfig(memory, parse.GetValue(blockSize), simulationMode, parse.GetValue(seedCompat), SchedulerOptions.Default, randomSeed, caching, ragged);
+            if (ragged && simulationMode != SimulationMode.Static) throw new UserError("--prefill: applies to --mode static only (continuous mode's scheduler packs its own steps)");
             if (caching && simulationMode != SimulationMode.Continuous) throw new UserError("--prefix-caching: applies to --mode continuous only");
             if (caching && batch.Any(r => r.PromptIds is null))
                 throw new UserError($"--prefix-caching: the trace {source.Source} holds no prompt_ids (write one with trace --multi-turn){(parse.GetValue(synthetic) is null ? "" : "; --synthetic draws lengths only")}");

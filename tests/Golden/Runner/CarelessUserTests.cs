@@ -50,6 +50,7 @@ public sealed class CarelessUserTests : IDisposable
         { "--steps: 'x' is not a whole number", ["bench-step", "--steps", "x"] },
         { "--device: 'tpu' is not one of auto, cuda, cpu", ["7", "--device", "tpu"] },
         { "--prefill: 'chunked' is not one of by-length, ragged", ["7", "--prefill", "chunked"] },
+        { "--prefill: applies to --mode static only", ["simulate", "--mode", "continuous", "--prefill", "ragged"] },
         { "unknown option '--steps' for 'simulate'", ["simulate", "--steps", "3"] },
         { "N: '2.5' is not a whole number of requests", ["2.5"] },
         // Messages that leaked internals or misled.
