@@ -14,7 +14,7 @@ namespace PagedSim.Golden.Tests.Model;
 /// the process's peak resident memory during a call (Linux's VmHWM, reset before it) less what was resident before is
 /// the call's peak. Runs alone (no other test allocating meanwhile); Linux with glibc only.
 /// </summary>
-[Collection(MemoryMeasurementCollection.Name)]
+[Collection(RunsAloneCollection.Name)]
 public sealed class ReferenceAttentionMemoryTests
 {
     [DllImport("libc", EntryPoint = "mallopt")]
@@ -45,11 +45,13 @@ public sealed class ReferenceAttentionMemoryTests
         long rows = blockSize is null ? batch : (long)batch * width;
         Tensor keyCache = randn([rows, block, m.KvHeads, m.HeadDim], generator: g).to(ScalarType.BFloat16);
         Tensor valueCache = randn([rows, block, m.KvHeads, m.HeadDim], generator: g).to(ScalarType.BFloat16);
-        Tensor table = blockSize is null ? arange(batch, ScalarType.Int32).view(batch, 1) : arange(rows, ScalarType.Int32).view(batch, width);
+        Tensor table = blockSize is null
+            ? tensor(Enumerable.Range(0, batch).ToArray(), [batch, 1], ScalarType.Int32)
+            : tensor(Enumerable.Range(0, (int)rows).ToArray(), [batch, width], ScalarType.Int32);
         Tensor query = randn([batch, queries, m.Heads, m.HeadDim], generator: g).to(ScalarType.BFloat16);
         Tensor output = empty_like(query);
         var inputs = new AttentionInputs(query, keyCache, valueCache, blockSize is null ? KvCacheKind.Contiguous : KvCacheKind.Paged,
-            table, full([batch], keys, ScalarType.Int32), keys, Causal: queries > 1, 1 / Math.Sqrt(m.HeadDim));
+            table, tensor(Enumerable.Repeat(keys, batch).ToArray(), ScalarType.Int32), keys, Causal: queries > 1, 1 / Math.Sqrt(m.HeadDim));
         var attention = new ReferenceAttention();
         attention.Forward(inputs, output); // once first: the math libraries' own buffers
         GC.Collect();

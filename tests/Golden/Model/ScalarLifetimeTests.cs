@@ -13,8 +13,10 @@ namespace PagedSim.Golden.Tests.Model;
 /// The model's scalar arguments under collections on another thread. TorchSharp's own temporaries (an implicit
 /// Scalar, add's alpha of 1) can be freed mid-call when a collection runs then; the model passes only Scalars it
 /// holds (<see cref="Scalars"/>), so the same inputs give the same outputs, without an error, however often the
-/// collector runs. A stress test: with temporaries, runs like these failed now and then ("Unknown scalar type").
+/// collector runs. A stress test: with temporaries, runs like these failed now and then ("Unknown scalar type"). It
+/// runs alone: its collections would expose the temporaries of tests running beside it.
 /// </summary>
+[Collection(RunsAloneCollection.Name)]
 public sealed class ScalarLifetimeTests
 {
     [Fact]

@@ -30,7 +30,7 @@ public class InProcessCollectiveTests
         var gathered = new float[2][];
         await RunRanks(2, r =>
         {
-            using Tensor t = full(3, r + 1f);
+            using Tensor t = tensor(new[] { r + 1f, r + 1f, r + 1f }); // no Scalar temporaries (see PagedSim.Model.Scalars)
             using Tensor g = c.AllGather(r, t);
             gathered[r] = g.data<float>().ToArray();
         });
