@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace PagedSim.Model.Checkpoints;
 
 /// <summary>
@@ -10,13 +8,5 @@ public sealed class CheckpointException : Exception
 {
     /// <summary>Creates the exception; control characters (a corrupted file's names can hold any byte) are escaped so
     /// the message stays one line.</summary>
-    public CheckpointException(string message, Exception? inner = null) : base(OneLine(message), inner) { }
-
-    private static string OneLine(string message)
-    {
-        if (!message.Any(char.IsControl)) return message;
-        var sb = new StringBuilder(message.Length + 16);
-        foreach (char c in message) sb.Append(char.IsControl(c) ? $"\\x{(int)c:x2}" : c);
-        return sb.ToString();
-    }
+    public CheckpointException(string message, Exception? inner = null) : base(OneLine.Escape(message), inner) { }
 }
