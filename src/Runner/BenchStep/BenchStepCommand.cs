@@ -34,15 +34,20 @@ internal static class BenchStepCommand
         var blockSize = CommonOptions.BlockSize();
         var bandwidth = new Option<double?>("--peak-bandwidth") { Description = "Memory bandwidth of the roofline, TB/s (default: the GPU preset matching the device's name, e.g. 4.8 on an H200; none on the CPU)." };
         var json = CommonOptions.Json();
-        var command = new Command("bench-step", "Benchmark one decode step (synthetic weights, paged cache): latency, CPU queue time, GPU-bound time, roofline.")
+        var prefillPasses = new Option<string?>("--prefill-passes")
         {
-            batches, context, steps, device, model, kernels, attention, blockSize, bandwidth, json,
+            Description = "Instead of decode steps: prefill passes of B prompts of L tokens, comma-separated BxL (e.g. 1x512,8x512,1x8192); --steps timed passes each: ms a pass, its FLOPs and the matrix rate",
+            HelpName = "BxL,...",
+        };
+        var command = new Command("bench-step", "Benchmark one decode step (synthetic weights, paged cache): latency, CPU queue time, GPU-bound time, roofline; or prefill passes of given sizes.")
+        {
+            batches, context, steps, device, model, kernels, attention, blockSize, bandwidth, json, prefillPasses,
         };
         var tp = new Option<int>("--tp") { Description = "Tensor-parallel ranks: CPU threads, or one GPU each over NCCL (eager kernels on every rank; docs/tensor-parallel.md).", DefaultValueFactory = _ => 1 };
         command.Options.Add(tp);
         command.SetAction(parse => Run(parse.GetValue(batches)!, parse.GetValue(context)!, parse.GetValue(steps), parse.GetValue(device)!,
             parse.GetValue(model), parse.GetValue(kernels)!, parse.GetValue(attention)!, parse.GetValue(bandwidth), parse.GetValue(json), Console.Out,
-            parse.GetValue(blockSize), parse.GetValue(tp)));
+            parse.GetValue(blockSize), parse.GetValue(tp), parse.GetValue(prefillPasses)));
         return command;
     }
 
@@ -51,9 +56,12 @@ internal static class BenchStepCommand
         Run(batchList, context.ToString(CultureInfo.InvariantCulture), steps, deviceChoice, shape, kernelsChoice, attentionChoice, peakTbPerSecond, jsonPath, console, blockSize, tp);
 
     internal static int Run(string batchList, string contextList, int steps, string deviceChoice, string? shape, string kernelsChoice,
-        string attentionChoice, double? peakTbPerSecond, string? jsonPath, TextWriter console, int blockSize = CommonOptions.DefaultBlockSize, int tp = 1)
+        string attentionChoice, double? peakTbPerSecond, string? jsonPath, TextWriter console, int blockSize = CommonOptions.DefaultBlockSize, int tp = 1,
+        string? prefillList = null)
     {
         if (tp < 1) throw new UserError($"--tp: must be positive, got {tp}");
+        (int Prompts, int Tokens)[]? prefillPasses = prefillList is null ? null : BenchPrefill.Parse(prefillList);
+        if (prefillPasses is not null && tp > 1) throw new UserError("--prefill-passes: measures one GPU's passes; drop --tp");
         int[] batches = ParseBatches(batchList);
         int[] contexts = ParseContexts(contextList);
         if (steps < 1) throw new UserError($"--steps: must be positive, got {steps}");
@@ -81,6 +89,17 @@ internal static class BenchStepCommand
         using var model = tp == 1 ? new Llama3(config, SyntheticWeights.Create(config, dev, dtype, seed: 0), dev, dtype, 8192, layerKernels)
             : BenchStepTensorParallel.Create(config, dev, dtype, tp, attentionChoice, blockSize, ref kernelsNote);
         console.WriteLine($"{deviceName}, synthetic {shape} weights ({dtype}), {attentionNote}; {kernelsNote}");
+        if (prefillPasses is not null)
+        {
+            List<Dictionary<string, object?>> prefillRows = BenchPrefill.Run(model, attention, prefillPasses, steps, blockSize, console);
+            if (jsonPath is not null)
+                JsonOutput.Write(jsonPath, JsonOutput.Serialize(new Dictionary<string, object?>
+                {
+                    ["format"] = "pagedsim-bench-step/1", ["device"] = deviceName, ["shape"] = shape, ["dtype"] = dtype.ToString(),
+                    ["attention"] = attention.Name, ["kernels"] = layerKernels.Name, ["prefillPasses"] = prefillRows,
+                }), console);
+            return 0;
+        }
 
         int elementBytes = dtype == ScalarType.Float32 ? 4 : 2;
         long weightBytes = WeightBytesPerStep(model.Weights);

@@ -66,4 +66,37 @@ public sealed class BenchStepCommandTests : IDisposable
         Assert.DoesNotContain('\n', e.Message);
         Assert.False(File.Exists(json));
     }
+
+    [Fact]
+    public void Prefill_passes_report_their_time_and_the_flops_counted_by_hand()
+    {
+        string json = Path.Combine(_dir, "prefill.json");
+        var console = new StringWriter();
+
+        int rc = BenchStepCommand.Run("1", "16", 2, "cpu", null, "auto", "auto", null, json, console, prefillList: "1x16,3x16");
+
+        Assert.Equal(0, rc);
+        Assert.Contains("| 3 | 16 | 48 |", console.ToString());
+        JsonElement[] rows = [.. JsonDocument.Parse(File.ReadAllText(json)).RootElement.GetProperty("prefill_passes").EnumerateArray()];
+        Assert.Equal([(1, 16), (3, 16)], rows.Select(r => (r.GetProperty("prompts").GetInt32(), r.GetProperty("tokens_each").GetInt32())));
+        Assert.All(rows, r => Assert.True(r.GetProperty("seconds").GetDouble() > 0));
+        // The tiny shape: a layer holds 64 + 8 × 16 × 64 + 64 × 64 + 64 + 2 × 128 × 64 + 64 × 128 = 36,992 weights (2 layers);
+        // the head 128,256 × 64; attention 4 × 2 layers × 4 heads × 16 per (query, key), 16 × 17 / 2 pairs a prompt.
+        static double Expected(int prompts) => 2.0 * 73_984 * 16 * prompts + 2.0 * 128_256 * 64 * prompts + 4.0 * 2 * 4 * 16 * 136 * prompts;
+        Assert.Equal(Expected(1), rows[0].GetProperty("flops").GetDouble());
+        Assert.Equal(Expected(3), rows[1].GetProperty("flops").GetDouble());
+    }
+
+    [Theory]
+    [InlineData("3y4", "is not B prompts x L tokens")]
+    [InlineData("0x16", "is not B prompts x L tokens")]
+    [InlineData("1x9000", "exceed the 8,192 positions")]
+    [InlineData("100x8192", "819,200 tokens in one pass")]
+    public void Bad_prefill_passes_get_one_line(string passes, string expected)
+    {
+        UserError e = Assert.Throws<UserError>(() => BenchStepCommand.Run("1", "16", 2, "cpu", null, "auto", "auto", null, null, TextWriter.Null, prefillList: passes));
+
+        Assert.StartsWith("--prefill-passes: ", e.Message);
+        Assert.Contains(expected, e.Message);
+    }
 }
