@@ -254,13 +254,14 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
                 steps[i] = cache.Prepare([.. parts[i].Select(s => s.Sequence)], partLength, model.Device);
                 inputs[i] = tensor(flat, [parts[i].Length, partLength]).to(model.Device);
             }
-            Tensor Forward() => parts.Length == 1 ? model.Forward(inputs[0], cache, steps[0], attention) : model.ForwardRagged(inputs, steps, cache, attention);
+            // Greedy: the ids, chosen where the logits are; else float32 logits.
+            Tensor Forward(bool greedy) => parts.Length == 1
+                ? greedy ? model.ForwardGreedy(inputs[0], cache, steps[0], attention) : model.Forward(inputs[0], cache, steps[0], attention)
+                : greedy ? model.ForwardRaggedGreedy(inputs, steps, cache, attention) : model.ForwardRagged(inputs, steps, cache, attention);
             bool recordLogits = batch.Any(s => s.Logits is not null);
             if (sampling.IsGreedy && !recordLogits)
             {
-                Tensor ids = parts.Length == 1
-                    ? model.ForwardGreedy(inputs[0], cache, steps[0], attention)
-                    : model.ForwardRaggedGreedy(inputs, steps, cache, attention);
+                Tensor ids = Forward(greedy: true);
                 launch = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
                 chosen = ids.cpu().data<long>().ToArray().Select(x => (int)x).ToArray();
             }
@@ -268,7 +269,7 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
             {
                 // Sampling where the logits are: each emitting row's uniform from its request's own stream; only the
                 // ids come back.
-                Tensor output = Forward();
+                Tensor output = Forward(greedy: false);
                 launch = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
                 var uniforms = new double[batch.Length];
                 for (int b = 0; b < batch.Length; b++)
@@ -278,7 +279,7 @@ public sealed class BatchGenerator(Llama3 model, IKvCache cache, IAttentionBacke
             }
             else
             {
-                Tensor output = Forward();
+                Tensor output = Forward(greedy: false);
                 launch = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
                 logits = output.cpu().data<float>().ToArray();
                 chosen = sampling.IsGreedy
