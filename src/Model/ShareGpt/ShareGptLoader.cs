@@ -84,32 +84,16 @@ public static class ShareGptLoader
 
     private static ShareGptRequests Read(string path, JsonElement root)
     {
-        if (root.ValueKind != JsonValueKind.Array)
-            throw new ShareGptFormatException(path, $"expected a JSON array of conversations, found {Describe(root.ValueKind)}");
-        int count = root.GetArrayLength();
-        if (count == 0) throw new ShareGptFormatException(path, "the conversation list is empty");
-
-        var requests = new List<ShareGptRequest>(count);
-        int index = 0;
-        foreach (JsonElement conversation in root.EnumerateArray())
+        var requests = new List<ShareGptRequest>();
+        int count = 0;
+        foreach ((string id, string where, JsonElement messages) in Conversations(path, root))
         {
-            string where = $"conversation #{index}";
-            if (conversation.ValueKind != JsonValueKind.Object)
-                throw new ShareGptFormatException(path, $"{where} is {Describe(conversation.ValueKind)}, expected an object");
-            string id = conversation.TryGetProperty("id", out JsonElement idElement) && idElement.ValueKind == JsonValueKind.String
-                ? idElement.GetString()!
-                : $"#{index}";
-            where = $"conversation #{index} (\"{id}\")";
-            if (!conversation.TryGetProperty("conversations", out JsonElement messages) || messages.ValueKind != JsonValueKind.Array)
-                throw new ShareGptFormatException(path, $"{where} has no \"conversations\" array");
+            count++;
             int length = messages.GetArrayLength();
-            if (length > 0)
-            {
-                string prompt = MessageText(path, where, messages[0], 0);
-                string? answer = length > 1 ? MessageText(path, where, messages[1], 1) : null;
-                requests.Add(new ShareGptRequest(id, prompt, answer));
-            }
-            index++;
+            if (length == 0) continue;
+            string prompt = MessageText(path, where, messages[0], 0);
+            string? answer = length > 1 ? MessageText(path, where, messages[1], 1) : null;
+            requests.Add(new ShareGptRequest(id, prompt, answer));
         }
         if (requests.Count == 0) throw new ShareGptFormatException(path, $"none of the {count} conversations has a message");
         return new ShareGptRequests(requests, count);
