@@ -9,8 +9,9 @@ namespace PagedSim.Runner;
 /// <summary>
 /// Picks the attention backend for <c>--attention auto|flash|paged|reference</c>: flash-attn when asked or, for auto,
 /// when its library loads on CUDA and the block size suits its paged kernel (a multiple of 256); the library's own paged
-/// decode kernel when asked or, for auto, for the other block sizes (prompts then go to flash-attn where the block size
-/// allows, else to the reference backend); else the reference backend, with a one-line note saying which and why.
+/// decode kernel when asked or, for auto, for the other block sizes (prompts then go to flash-attn: in place where the
+/// block size allows, else over a contiguous copy of their blocks); else the reference backend, with a one-line note
+/// saying which and why.
 /// </summary>
 internal static class AttentionChoice
 {
@@ -37,9 +38,10 @@ internal static class AttentionChoice
         if (attention == "paged" && pagedMissing is not null) throw new UserError($"--attention paged: {pagedMissing}", Cli.Failed);
         if (attention == "paged" || (attention == "auto" && pagedMissing is null && !blockOk))
         {
-            IAttentionBackend prompts = blockOk ? new FlashAttentionBackend() : new ReferenceAttention();
+            // The paged kernel's library is flash's: where it loads, flash's contiguous path takes any block size's prompts.
+            IAttentionBackend prompts = blockOk ? new FlashAttentionBackend() : new GatheredFlashAttention();
             return (new PagedDecodeAttention(prompts),
-                $"attention: paged decode kernel (native library, block {blockSize}); prompts: {(blockOk ? "flash-attn 2" : "reference backend")}");
+                $"attention: paged decode kernel (native library, block {blockSize}); prompts: flash-attn 2{(blockOk ? "" : " over a contiguous copy of their blocks")}");
         }
         if (attention == "flash" || (attention == "auto" && missing is null && blockOk))
             return (new FlashAttentionBackend(), "attention: flash-attn 2 (paged split-KV kernel, native library)");
