@@ -189,7 +189,7 @@ public class FusedKernelsTests(ITestOutputHelper output)
         {
             using Llama3 model = Llama3.Load(dir, CUDA, ScalarType.BFloat16, maxPositions: 512, kernels: new FusedCudaKernels());
             using var cache = new PagedKvCache(model.Config, new KvCacheOptions(requests.Length * (512 / blockSize), blockSize, 512), CUDA, model.DType);
-            return new BatchGenerator(model, cache, attention).Generate(requests, new GenerationOptions());
+            return new BatchGenerator(model, cache, attention).Generate(requests, new GenerationOptions(RecordLogits: true));
         }
 
         using var paged = new PagedSim.Model.Attention.Paged.PagedDecodeAttention(new ReferenceAttention());
