@@ -25,6 +25,10 @@ internal sealed record RunOutcome(
     int DecodeSteps, double DecodeSeconds, double DecodeLaunchSeconds, int MaxBatch, int TotalBlocks, int PeakBlocks,
     long KvPoolBytes, long PeakKvBytes, long FragmentedBytes, long? PeakDeviceBytes, long? BaselineDeviceBytes)
 {
+    /// <summary>Wall time of each prompt pass, in order: the first also pays for loading kernels and growing the
+    /// allocator's pool, which later passes do not.</summary>
+    public IReadOnlyList<double> PrefillPassSeconds { get; init; } = [];
+
     /// <summary>Generated tokens per second of wall time.</summary>
     public double TokensPerSecond => GeneratedTokens / Math.Max(Seconds, 1e-9);
 

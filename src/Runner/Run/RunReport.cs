@@ -78,6 +78,7 @@ internal sealed record RunReport(
             ["meanLaunchMs"] = Math.Round(o.MeanLaunchMs, 3),
             ["prefillPasses"] = o.PrefillPasses,
             ["prefillSeconds"] = Math.Round(o.PrefillSeconds, 4),
+            ["prefillPassSeconds"] = o.PrefillPassSeconds.Select(x => Math.Round(x, 4)).ToArray(),
             ["kv"] = new Dictionary<string, object?>
             {
                 ["totalBlocks"] = o.TotalBlocks,

@@ -107,6 +107,7 @@ internal sealed class RunSession : IDisposable
         for (int i = 0; i < n; i++) requests[i] = new GenerationRequest(prompts[i], maxNew[i], stops);
         int prefillPasses = 0, decodeSteps = 0, peakBlocks = 0, maxBatch = 0;
         double prefillSeconds = 0, decodeSeconds = 0, launchSeconds = 0;
+        var prefillPassSeconds = new List<double>();
         long generated = 0;
         long? peakDevice = BaselineDeviceBytes;
         var clock = Stopwatch.StartNew();
@@ -120,6 +121,7 @@ internal sealed class RunSession : IDisposable
                 {
                     prefillPasses++;
                     prefillSeconds += s.Seconds;
+                    prefillPassSeconds.Add(s.Seconds);
                 }
                 else
                 {
@@ -155,7 +157,10 @@ internal sealed class RunSession : IDisposable
         }
         long peakKv = naive ? poolBytes : (long)peakBlocks * blockSize * bytesPerToken;
         return new RunOutcome(results, generated, seconds, prefillPasses, prefillSeconds, decodeSteps, decodeSeconds, launchSeconds,
-            maxBatch, totalBlocks, peakBlocks, poolBytes, peakKv, fragmented, peakDevice, BaselineDeviceBytes);
+            maxBatch, totalBlocks, peakBlocks, poolBytes, peakKv, fragmented, peakDevice, BaselineDeviceBytes)
+        {
+            PrefillPassSeconds = prefillPassSeconds,
+        };
     }
 
     private IKvCache AllocateCache(IReadOnlyList<int[]> prompts, int[] maxNew, bool naive, int blockSize, int? maxPoolBlocks, int? poolBlocks)

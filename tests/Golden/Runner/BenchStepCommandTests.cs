@@ -79,7 +79,7 @@ public sealed class BenchStepCommandTests : IDisposable
         Assert.Contains("| 3 | 16 | 48 |", console.ToString());
         JsonElement[] rows = [.. JsonDocument.Parse(File.ReadAllText(json)).RootElement.GetProperty("prefill_passes").EnumerateArray()];
         Assert.Equal([(1, 16), (3, 16)], rows.Select(r => (r.GetProperty("prompts").GetInt32(), r.GetProperty("tokens_each").GetInt32())));
-        Assert.All(rows, r => Assert.True(r.GetProperty("seconds").GetDouble() > 0));
+        Assert.All(rows, r => Assert.True(r.GetProperty("seconds").GetDouble() > 0 && r.GetProperty("first_seconds").GetDouble() > 0));
         // The tiny shape: a layer holds 64 + 8 × 16 × 64 + 64 × 64 + 64 + 2 × 128 × 64 + 64 × 128 = 36,992 weights (2 layers);
         // the head 128,256 × 64; attention 4 × 2 layers × 4 heads × 16 per (query, key), 16 × 17 / 2 pairs a prompt.
         static double Expected(int prompts) => 2.0 * 73_984 * 16 * prompts + 2.0 * 128_256 * 64 * prompts + 4.0 * 2 * 4 * 16 * 136 * prompts;

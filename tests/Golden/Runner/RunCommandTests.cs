@@ -96,6 +96,9 @@ public sealed class RunCommandTests : IDisposable
         Assert.Equal(4 * 8192 * 512L, naiveKv.GetProperty("allocated_bytes").GetInt64());
         Assert.Equal(160, paged.RootElement.GetProperty("generated_tokens").GetInt32());
         Assert.Equal(39, paged.RootElement.GetProperty("decode_steps").GetInt32()); // the prefill produces the first token
+        double[] passes = [.. paged.RootElement.GetProperty("prefill_pass_seconds").EnumerateArray().Select(x => x.GetDouble())];
+        Assert.Equal(paged.RootElement.GetProperty("prefill_passes").GetInt32(), passes.Length);
+        Assert.Equal(paged.RootElement.GetProperty("prefill_seconds").GetDouble(), passes.Sum(), 3);
 
         Assert.Contains("layer kernels: eager TorchSharp operations (fused unavailable: they run on CUDA only)", pagedOut);
         Assert.Equal("auto", paged.RootElement.GetProperty("kernels").GetString());
