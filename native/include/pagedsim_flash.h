@@ -22,7 +22,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever psf_fwd_args or an entry point changes. */
-#define PSF_ABI_VERSION 1
+#define PSF_ABI_VERSION 2
 
 typedef enum psf_status {
     PSF_OK = 0,
@@ -99,6 +99,12 @@ typedef struct psf_fwd_args {
     int32_t num_splits;      /* 0 = flash-attention's heuristic from the SM count; 1..128 forces */
     int32_t device;          /* CUDA device ordinal the pointers live on */
     void* stream;            /* cudaStream_t; null = the legacy default stream */
+
+    /* Optional (ABI 2), device int32 [batch + 1], cumulative: queries of different lengths in one call (a ragged
+     * prefill pass). Request b's queries are q/out rows cu_seqlens_q[b] .. cu_seqlens_q[b + 1] - 1 (row stride
+     * q_row_stride; the batch strides are ignored), seqlen_q is the largest of those lengths, and the causal mask of
+     * each request is aligned to the end of its own keys. The split count is 1 (a prefill pass fills the GPU anyway). */
+    const int32_t* cu_seqlens_q;
 } psf_fwd_args;
 
 /* PSF_ABI_VERSION of the library. */

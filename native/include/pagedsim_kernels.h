@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever an entry point changes. */
-#define PSK_ABI_VERSION 7
+#define PSK_ABI_VERSION 8
 
 typedef enum psk_status {
     PSK_OK = 0,

@@ -33,8 +33,9 @@ PSK_API int32_t psk_forward_layers(const psk_forward_args* a) {
         return fail(PSK_ERR_NULL_POINTER, "forward_layers: a required pointer is null");
     }
     if (a->tokens <= 0 || a->layers <= 0 || a->dim <= 0 || a->hidden <= 0 || a->dim % 8 != 0 || a->hidden % 8 != 0 ||
-        a->attention.q != a->q || a->attention.out != a->attn || a->attention.batch * a->attention.seqlen_q != a->tokens) {
-        return fail(PSK_ERR_SHAPE, "forward_layers: tokens %d, layers %d, dim %d, hidden %d (multiples of 8); the attention call must read q and write attn for every token",
+        a->attention.q != a->q || a->attention.out != a->attn ||
+        (a->attention.cu_seqlens_q == nullptr && a->attention.batch * a->attention.seqlen_q != a->tokens)) {
+        return fail(PSK_ERR_SHAPE, "forward_layers: tokens %d, layers %d, dim %d, hidden %d (multiples of 8); the attention call must read q and write attn for every token (ragged: its cu_seqlens_q must cover them)",
                     a->tokens, a->layers, a->dim, a->hidden);
     }
     if (a->decode_attention != nullptr && a->decode_attention->batch != a->tokens) {

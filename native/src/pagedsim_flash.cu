@@ -143,15 +143,16 @@ int32_t plan(const psf_fwd_args* a, bool paged, Shape* shape) {
     PSF_TRY(set_device(a->device));
 
     Shape s{};
+    const bool varlen = a->cu_seqlens_q != nullptr;
     // mha_fwd_kvcache: seqlen_q == 1 with GQA runs as seqlen_q = ngroups, heads = num_heads_k (no causal needed).
-    s.swapped = a->seqlen_q == 1 && a->num_heads > a->num_heads_k;
+    s.swapped = !varlen && a->seqlen_q == 1 && a->num_heads > a->num_heads_k;
     s.seqlen_q = s.swapped ? a->num_heads / a->num_heads_k : a->seqlen_q;
     s.num_heads = s.swapped ? a->num_heads_k : a->num_heads;
     s.capacity = int(capacity);
     const int num_n_blocks = (s.capacity + kBlockN - 1) / kBlockN;
     const int num_m_blocks = (s.seqlen_q + kBlockM - 1) / kBlockM;
     // 2 x SMs: the kernels use 128 threads per block, two blocks fit an SM (as flash_api.cpp assumes).
-    s.num_splits = a->num_splits > 0 ? a->num_splits
+    s.num_splits = varlen ? 1 : a->num_splits > 0 ? a->num_splits
         : num_splits_heuristic(a->batch * s.num_heads * num_m_blocks, g_sm_count[a->device] * 2, num_n_blocks, 128);
     const int64_t rows = int64_t(a->batch) * s.num_heads * s.seqlen_q;
     s.workspace_bytes = 4 * rows * (1 + (s.num_splits > 1 ? int64_t(s.num_splits) * (1 + kHeadDim) : 0));
@@ -179,13 +180,14 @@ int32_t forward(const psf_fwd_args* a, bool paged) {
     if (a->workspace_bytes < s.workspace_bytes) {
         return fail(PSF_ERR_WORKSPACE, "workspace is %lld bytes; this shape needs %lld (see psf_plan)", (long long)a->workspace_bytes, (long long)s.workspace_bytes);
     }
-    const bool causal = a->causal != 0 && a->seqlen_q > 1;  // one query token sees every key: causal is moot
+    const bool varlen = a->cu_seqlens_q != nullptr;
+    const bool causal = a->causal != 0 && (a->seqlen_q > 1 || varlen);  // one query token sees every key: causal is moot
     const char* capacity_name = paged ? "max_blocks_per_seq * page_size" : "cache_len";
     auto check_length = [&](const char* what, int b, int len) {
         if (len < 1 || len > s.capacity) {
             return fail(PSF_ERR_SEQLEN, "%s[%d] is %d; must be within [1, %d] (the capacity, %s)", what, b, len, s.capacity, capacity_name);
         }
-        if (causal && len < a->seqlen_q) {
+        if (causal && !varlen && len < a->seqlen_q) {  // varlen: each request's query count is on the device only
             return fail(PSF_ERR_SEQLEN, "%s[%d] is %d, fewer than seqlen_q (%d): the keys must include the query tokens", what, b, len, a->seqlen_q);
         }
         return int32_t(PSF_OK);
@@ -262,6 +264,7 @@ int32_t forward(const psf_fwd_args* a, bool paged) {
 
     p.cu_seqlens_k = const_cast<int*>(a->seqlens_k);
     p.is_seqlens_k_cumulative = false;
+    p.cu_seqlens_q = const_cast<int*>(a->cu_seqlens_q);  // null: every request has seqlen_q queries
     if (paged) {
         p.block_table = const_cast<int*>(a->block_table);
         p.block_table_batch_stride = a->block_table_stride;

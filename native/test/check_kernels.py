@@ -54,7 +54,7 @@ def main():
                                           ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32,
                                           ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
     lib.psk_gate_up_silu.argtypes = [ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]
-    check("abi version", lib.psk_abi_version() == 7)
+    check("abi version", lib.psk_abi_version() == 8)
     dev = "cuda"
     g = torch.Generator(device=dev).manual_seed(1)
 

@@ -201,21 +201,64 @@ public sealed class Llama3 : IDisposable
         }
 
         // RoPE and the cache writes take the pass as n sequences of one token each: their positions and slots in order.
+        // Their step also carries every part's block table rows and lengths, one row a sequence: one ragged attention
+        // call's (flash-attn takes the whole pass in one call; other backends, one call a part).
         Tensor x = Weights.Embedding.index_select(0, cat(tokens.Select(t => t.reshape(-1)).ToList(), 0));
+        (Tensor table, Tensor lengths, RaggedQueries queries) = RaggedRows(steps);
         var writes = new KvStep((int)n, 1, cat(steps.Select(s => s.Positions.reshape(-1)).ToList(), 0).view(n, 1),
-            cat(steps.Select(s => s.Slots).ToList(), 0), steps[0].BlockTable, steps[0].SequenceLengths, steps.Max(s => s.MaxSequenceLength));
-        Tensor h = empty([n, c.Dim], DType, Device);
-        ForwardLayersOneByOne(x, h, cache, writes, steps, attention, 1.0 / Math.Sqrt(c.HeadDim));
+            cat(steps.Select(s => s.Slots).ToList(), 0), table, lengths, steps.Max(s => s.MaxSequenceLength));
+        double scale = 1.0 / Math.Sqrt(c.HeadDim);
+        FlashAttentionBackend? flash = RaggedFlash(attention, cache);
+        Tensor h;
+        if (Kernels is FusedCudaKernels fused && flash is not null)
+        {
+            h = fused.ForwardLayersRagged(this, _rope, writes, cache, flash, scale, x, queries);
+        }
+        else
+        {
+            h = empty([n, c.Dim], DType, Device);
+            ForwardLayersOneByOne(x, h, cache, writes, steps, attention, scale, flash is null ? null : queries);
+        }
         Tensor last = h.index_select(0, KvCache.DeviceUpload.Of([.. lastRows], [lastRows.Count], Device));
         return Kernels.Linear(last, Weights.Output);
+    }
+
+    /// <summary>flash-attn where it takes a ragged pass over <paramref name="cache"/> in one call (directly, or as the paged
+    /// decode kernel's backend for prompts; paged blocks a multiple of 256), else null.</summary>
+    private static FlashAttentionBackend? RaggedFlash(IAttentionBackend attention, IKvCache cache)
+    {
+        FlashAttentionBackend? flash = attention as FlashAttentionBackend ?? (attention as PagedDecodeAttention)?.OtherPasses as FlashAttentionBackend;
+        bool pagesFit = cache.Kind == KvCacheKind.Contiguous || cache.Keys(0).shape[1] % 256 == 0;
+        return flash is not null && pagesFit && cache.Keys(0).device_type == DeviceType.CUDA ? flash : null;
+    }
+
+    /// <summary>Every part's block table rows (padded with -1 to the widest) and lengths, one row a sequence in part
+    /// order, and where each sequence's queries start among the pass's tokens.</summary>
+    private (Tensor Table, Tensor Lengths, RaggedQueries Queries) RaggedRows(IReadOnlyList<KvStep> steps)
+    {
+        int rows = steps.Sum(s => s.BatchSize);
+        long width = steps.Max(s => s.BlockTable.shape[1]);
+        Tensor table = empty([rows, width], ScalarType.Int32, Device);
+        using (Scalar none = (-1).ToScalar()) table.fill_(none);
+        var starts = new int[rows + 1];
+        int row = 0;
+        foreach (KvStep s in steps)
+        {
+            table.narrow(0, row, s.BatchSize).narrow(1, 0, s.BlockTable.shape[1]).copy_(s.BlockTable);
+            for (int b = 0; b < s.BatchSize; b++, row++) starts[row + 1] = starts[row] + s.QueryLength;
+        }
+        Tensor lengths = cat(steps.Select(s => s.SequenceLengths).ToList(), 0);
+        return (table, lengths, new RaggedQueries(DeviceUpload.Of(starts, [rows + 1], Device), steps.Max(s => s.QueryLength)));
     }
 
     /// <summary>
     /// The layers operation by operation through <see cref="Kernels"/> (any device, kernel set and attention backend):
     /// <paramref name="writes"/> places every token's K/V; attention runs once for each of <paramref name="parts"/>,
-    /// whose tokens follow one another in <paramref name="x"/> (one part: a plain pass).
+    /// whose tokens follow one another in <paramref name="x"/> (one part: a plain pass), or, with
+    /// <paramref name="ragged"/> (flash-attn), once over all of them with <paramref name="writes"/>' rows.
     /// </summary>
-    private void ForwardLayersOneByOne(Tensor x, Tensor h, IKvCache cache, KvStep writes, IReadOnlyList<KvStep> parts, IAttentionBackend attention, double scale)
+    private void ForwardLayersOneByOne(Tensor x, Tensor h, IKvCache cache, KvStep writes, IReadOnlyList<KvStep> parts, IAttentionBackend attention, double scale,
+        RaggedQueries? ragged = null)
     {
         Llama3Config c = Config;
         ILayerKernels k = Kernels;
@@ -244,9 +287,13 @@ public sealed class Llama3 : IDisposable
             // Attention: fused qkv projection; RoPE on q and k and the K/V cache write; attention over the cache.
             k.AddRmsNorm(x, delta, w.AttentionNorm, c.NormEps, h);
             k.RopeAndCacheWrite(k.Linear(h, w.Wqkv), _rope, writes, cache, l, c, q);
-            foreach ((Tensor query, Tensor output, KvStep p) in views)
-                attention.Forward(new AttentionInputs(query, cache.Keys(l), cache.Values(l), cache.Kind, p.BlockTable,
-                    p.SequenceLengths, p.MaxSequenceLength, Causal: true, scale), output);
+            if (ragged is not null)
+                RaggedFlash(attention, cache)!.ForwardRagged(new AttentionInputs(q.view(1, n, c.Heads, c.HeadDim), cache.Keys(l), cache.Values(l), cache.Kind,
+                    writes.BlockTable, writes.SequenceLengths, writes.MaxSequenceLength, Causal: true, scale), ragged, attn.view(1, n, c.Heads, c.HeadDim));
+            else
+                foreach ((Tensor query, Tensor output, KvStep p) in views)
+                    attention.Forward(new AttentionInputs(query, cache.Keys(l), cache.Values(l), cache.Kind, p.BlockTable,
+                        p.SequenceLengths, p.MaxSequenceLength, Causal: true, scale), output);
 
             // Feed-forward: SwiGLU with gate (w1) and up (w3) fused in one matmul.
             // Under tensor parallelism o and down are row-parallel: each rank's product is a partial sum.

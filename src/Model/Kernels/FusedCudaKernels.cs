@@ -159,6 +159,25 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
         return normed;
     }
 
+    /// <summary>
+    /// A ragged prefill pass (prompts of several lengths) in one native call, as a prompt pass of
+    /// <paramref name="writes"/>' tokens whose attention is one flash-attn call over every sequence
+    /// (<paramref name="queries"/> says where each one's queries lie; <paramref name="writes"/> holds a block table row
+    /// and a length a sequence). Returns the output head's input [tokens, dim].
+    /// </summary>
+    internal Tensor ForwardLayersRagged(Llama3 model, RotaryEmbedding rope, KvStep writes, IKvCache cache, FlashAttentionBackend flash,
+        double softmaxScale, Tensor embeddings, RaggedQueries queries)
+    {
+        Llama3Config c = model.Config;
+        int tokens = writes.BatchSize * writes.QueryLength;
+        NativeLayer[] layers = Layers(model.Weights, cache);
+        // The pass's scratch lives for the pass only, as a prompt pass's does.
+        using var scratch = new LayerBuffers(tokens, c, model.DType, model.Device);
+        Tensor normed = empty([tokens, c.Dim], model.DType, model.Device);
+        Run(Arguments(model, rope, writes, cache, flash, null, softmaxScale, scratch, embeddings, normed, writes.MaxSequenceLength, queries), layers);
+        return normed;
+    }
+
     /// <summary>Decode passes replayed as CUDA graphs (on by default). Off, every pass queues its kernels one by one from native code.</summary>
     public bool CudaGraphs { get; init; } = true;
 
@@ -169,13 +188,15 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
     public int GraphReplays => _graphs.Replays;
 
     private unsafe NativeForwardArgs Arguments(Llama3 model, RotaryEmbedding rope, KvStep step, IKvCache cache, FlashAttentionBackend? flash,
-        PagedDecodeAttention? paged, double softmaxScale, LayerBuffers b, Tensor residual, Tensor normed, int plannedLength)
+        PagedDecodeAttention? paged, double softmaxScale, LayerBuffers b, Tensor residual, Tensor normed, int plannedLength, RaggedQueries? ragged = null)
     {
         Llama3Config c = model.Config;
         int tokens = step.BatchSize * step.QueryLength, qSize = c.Heads * c.HeadDim;
         using var views = NewDisposeScope();
-        Tensor q = b.Q.narrow(0, 0, (long)tokens * qSize).view(step.BatchSize, step.QueryLength, c.Heads, c.HeadDim);
-        Tensor attn = b.Attn.narrow(0, 0, (long)tokens * qSize).view(step.BatchSize, step.QueryLength, c.Heads, c.HeadDim);
+        // A ragged pass's attention takes its tokens as one row of queries, located by the ragged starts.
+        long[] shape = ragged is null ? [step.BatchSize, step.QueryLength, c.Heads, c.HeadDim] : [1, tokens, c.Heads, c.HeadDim];
+        Tensor q = b.Q.narrow(0, 0, (long)tokens * qSize).view(shape);
+        Tensor attn = b.Attn.narrow(0, 0, (long)tokens * qSize).view(shape);
         var inputs = new AttentionInputs(q, cache.Keys(0), cache.Values(0), cache.Kind, step.BlockTable, step.SequenceLengths,
             step.MaxSequenceLength, Causal: true, softmaxScale);
         FlashArgs attention;
@@ -195,7 +216,7 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
         }
         else
         {
-            attention = flash!.Describe(inputs, attn);
+            attention = flash!.Describe(inputs, attn, ragged);
         }
         return new NativeForwardArgs
         {

@@ -10,7 +10,7 @@ namespace PagedSim.Model.Kernels;
 internal sealed unsafe class FusedKernelsNative
 {
     /// <summary>The <c>PSK_ABI_VERSION</c> this binding was written for.</summary>
-    public const int AbiVersion = 7;
+    public const int AbiVersion = 8;
 
     private static readonly Lazy<(FusedKernelsNative? Native, string? Error)> s_shared = new(LoadDefault);
 

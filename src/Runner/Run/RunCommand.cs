@@ -153,7 +153,8 @@ internal static class RunCommand
             RunOutcome outcome;
             int? poolCap = session.OnCuda
                 ? PoolCap(memory, s.BlockSize, planned, RuntimeOverhead.H200.RunBytes(memory.Model, MemoryModel.DTypes[memory.DType], planned,
-                    s.Naive ? null : s.BlockSize, session.ReferencePrompts, session.ReferenceDecode, raggedPrefill: s.RaggedPrefill))
+                    s.Naive ? null : s.BlockSize, session.ReferencePrompts, session.ReferenceDecode, raggedPrefill: s.RaggedPrefill,
+                    raggedInLayerLoop: session.RaggedInLayerLoop))
                 : null;
             try
             {
@@ -166,7 +167,8 @@ internal static class RunCommand
                 throw RunOutOfMemory.Describe(e, phase, predictedPeak);
             }
             report = new RunReport(s, deviceName, memory.Gpu.TotalMemoryBytes, modelName, session.AttentionNote, requests!, outcome, prediction, tokenizer!,
-                session.OnCuda ? prediction.RunnerPeakBytes(s.Naive, planned, poolCap, session.ReferencePrompts, session.ReferenceDecode) : null);
+                session.OnCuda ? prediction.RunnerPeakBytes(s.Naive, planned, poolCap, session.ReferencePrompts, session.ReferenceDecode,
+                    session.RaggedInLayerLoop) : null);
         }
         if (s.JsonPath is not null) JsonOutput.Write(s.JsonPath, report.Json(), console);
         if (s.PrintResponses) report.WriteResponses(console);

@@ -37,7 +37,8 @@ internal sealed record RunPrediction(MemoryModel Memory, int BlockSize, string T
     /// the passes it takes (<paramref name="referencePrompts"/>, <paramref name="referenceDecode"/>). The simulator's
     /// peak is what a paged runtime needs at least; this is what this runner takes.
     /// </summary>
-    public long RunnerPeakBytes(bool naive, IReadOnlyList<TraceRequest> planned, int? poolCap, bool referencePrompts = false, bool referenceDecode = false)
+    public long RunnerPeakBytes(bool naive, IReadOnlyList<TraceRequest> planned, int? poolCap, bool referencePrompts = false, bool referenceDecode = false,
+        bool raggedInLayerLoop = false)
     {
         KvLayout layout = Memory.Layout;
         long kv = naive
@@ -45,7 +46,7 @@ internal sealed record RunPrediction(MemoryModel Memory, int BlockSize, string T
             : Math.Min(planned.Sum(r => (long)((r.PromptTokens + r.OutputTokens + BlockSize - 1) / BlockSize)), poolCap ?? long.MaxValue)
               * layout.BytesPerBlock(BlockSize);
         return Memory.WeightBytes + kv + RuntimeOverhead.H200.RunBytes(Memory.Model, MemoryModel.DTypes[Memory.DType], planned,
-            naive ? null : BlockSize, referencePrompts, referenceDecode, raggedPrefill: RaggedPrefill);
+            naive ? null : BlockSize, referencePrompts, referenceDecode, raggedPrefill: RaggedPrefill, raggedInLayerLoop: raggedInLayerLoop);
     }
 
     /// <summary>Weights + overhead + peak KV reserved, or null when the simulator says it does not fit.</summary>

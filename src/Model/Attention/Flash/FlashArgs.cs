@@ -35,4 +35,6 @@ internal struct FlashArgs
     public long WorkspaceBytes;
     public int NumSplits, Device;
     public nint Stream;
+
+    public nint CuSeqLensQ; // ABI 2: cumulative query offsets of a ragged call, or 0
 }

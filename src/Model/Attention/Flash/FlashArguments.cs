@@ -12,7 +12,13 @@ namespace PagedSim.Model.Attention.Flash;
 internal static class FlashArguments
 {
     /// <summary>Describes one call; <paramref name="numSplits"/> 0 = heuristic.</summary>
-    public static FlashArgs Describe(AttentionInputs a, Tensor output, int numSplits)
+    public static FlashArgs Describe(AttentionInputs a, Tensor output, int numSplits) => Describe(a, output, numSplits, null);
+
+    /// <summary>
+    /// Describes one call; with <paramref name="ragged"/>, one over requests of different query lengths: the query and
+    /// output are [1, Σ lengths, heads, headDim] and the block table and lengths have a row a request.
+    /// </summary>
+    public static FlashArgs Describe(AttentionInputs a, Tensor output, int numSplits, RaggedQueries? ragged)
     {
         Tensor q = a.Query, k = a.KeyCache, v = a.ValueCache, table = a.BlockTable, lengths = a.SequenceLengths;
         if (q.device_type != DeviceType.CUDA)
@@ -45,7 +51,14 @@ internal static class FlashArguments
         long[] qStride = HeadDimContiguous("query", q), oStride = HeadDimContiguous("output", output);
         long[] kStride = HeadDimContiguous("key cache", k), vStride = HeadDimContiguous("value cache", v);
         long[] tableStride = table.stride(), lengthsStride = lengths.stride();
-        long batch = qShape[0];
+        long batch = ragged is null ? qShape[0] : tableShape[0];
+        if (ragged is not null)
+        {
+            Tensor starts = ragged.Starts;
+            CheckDevice("query starts", starts, device);
+            if (qShape[0] != 1 || starts.dtype != ScalarType.Int32 || starts.dim() != 1 || starts.shape[0] != batch + 1 || !starts.is_contiguous())
+                throw Error(FlashStatus.Shape, $"a ragged call takes the query as [1, tokens, heads, headDim] and int32 starts [batch + 1 = {batch + 1}]; got query [{Dims(qShape)}], starts {starts.dtype} [{Dims(starts.shape)}]");
+        }
         if (table.dtype != ScalarType.Int32 || tableShape.Length != 2 || tableShape[0] != batch || tableStride[1] != 1)
             throw Error(FlashStatus.BlockTable, $"the block table must be int32 [batch={batch}, n] with contiguous rows; it is {table.dtype} [{Dims(tableShape)}]");
         CheckInt32(tableShape[1]);
@@ -56,7 +69,7 @@ internal static class FlashArguments
         {
             DType = dtype == ScalarType.BFloat16 ? 1 : 0,
             Batch = (int)batch,
-            SeqLenQ = (int)qShape[1],
+            SeqLenQ = ragged is null ? (int)qShape[1] : ragged.MaxLength,
             NumHeads = (int)qShape[2],
             NumHeadsK = (int)kShape[2],
             HeadDim = (int)qShape[3],
@@ -77,6 +90,7 @@ internal static class FlashArguments
             NumSplits = numSplits,
             Device = device < 0 ? 0 : device,
             Stream = 0, // the legacy default stream: TorchSharp's own (it exposes no current-stream API)
+            CuSeqLensQ = ragged is null ? 0 : TensorPointer.Of(ragged.Starts),
         };
     }
 

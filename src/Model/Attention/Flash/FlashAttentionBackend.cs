@@ -50,14 +50,29 @@ public sealed class FlashAttentionBackend : IAttentionBackend, IDisposable
     }
 
     /// <summary>
+    /// One call over requests of different query lengths (a ragged prefill pass): <paramref name="inputs"/>' query and
+    /// <paramref name="output"/> are [1, Σ lengths, heads, headDim], its block table and lengths have a row a request,
+    /// and <paramref name="ragged"/> says where each request's queries lie. Causal masks align to each request's end.
+    /// </summary>
+    /// <exception cref="FlashAttentionException">Arguments the kernel cannot take, or a CUDA failure.</exception>
+    public void ForwardRagged(AttentionInputs inputs, RaggedQueries ragged, Tensor output)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(ragged);
+        FlashArgs args = Describe(inputs, output, ragged);
+        if (inputs.Kind == KvCacheKind.Paged) _native.ForwardPaged(args);
+        else _native.ForwardContiguous(args);
+    }
+
+    /// <summary>
     /// Checks <paramref name="inputs"/> and <paramref name="output"/> and returns the native arguments of that call,
     /// workspace included, without running it: <see cref="Forward"/> runs it; the fused kernels' native layer loop
     /// runs it for every layer, replacing the cache pointers.
     /// </summary>
-    internal FlashArgs Describe(AttentionInputs inputs, Tensor output)
+    internal FlashArgs Describe(AttentionInputs inputs, Tensor output, RaggedQueries? ragged = null)
     {
         ObjectDisposedException.ThrowIf(_workspaceBytes < 0, this);
-        FlashArgs args = FlashArguments.Describe(inputs, output, NumSplits ?? 0);
+        FlashArgs args = FlashArguments.Describe(inputs, output, NumSplits ?? 0, ragged);
         (int splits, long bytes) = _native.Plan(args, inputs.Kind == KvCacheKind.Paged);
         args.Workspace = TensorPointer.Of(Workspace(bytes, inputs.Query));
         args.WorkspaceBytes = _workspaceBytes;

@@ -16,7 +16,7 @@ internal sealed unsafe class FlashAttentionNative
     public const string FileName = "libpagedsim_flash.so";
 
     /// <summary>The <c>PSF_ABI_VERSION</c> this binding was written for.</summary>
-    public const int AbiVersion = 1;
+    public const int AbiVersion = 2;
 
     private static readonly Lazy<(FlashAttentionNative? Native, FlashAttentionException? Error)> s_shared = new(LoadDefault);
 
