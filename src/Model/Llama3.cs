@@ -201,23 +201,23 @@ public sealed class Llama3 : IDisposable
         }
 
         // RoPE and the cache writes take the pass as n sequences of one token each: their positions and slots in order.
-        // Their step also carries every part's block table rows and lengths, one row a sequence: one ragged attention
-        // call's (flash-attn takes the whole pass in one call; other backends, one call a part).
+        // Where flash-attn takes the whole pass in one call, their step also carries every part's block table rows and
+        // lengths, one row a sequence (other backends take one call a part, with the parts' own steps).
         Tensor x = Weights.Embedding.index_select(0, cat(tokens.Select(t => t.reshape(-1)).ToList(), 0));
-        (Tensor table, Tensor lengths, RaggedQueries queries) = RaggedRows(steps);
+        FlashAttentionBackend? flash = RaggedFlash(attention, cache);
+        (Tensor table, Tensor lengths, RaggedQueries? queries) = flash is null ? (steps[0].BlockTable, steps[0].SequenceLengths, null) : RaggedRows(steps);
         var writes = new KvStep((int)n, 1, cat(steps.Select(s => s.Positions.reshape(-1)).ToList(), 0).view(n, 1),
             cat(steps.Select(s => s.Slots).ToList(), 0), table, lengths, steps.Max(s => s.MaxSequenceLength));
         double scale = 1.0 / Math.Sqrt(c.HeadDim);
-        FlashAttentionBackend? flash = RaggedFlash(attention, cache);
         Tensor h;
-        if (Kernels is FusedCudaKernels fused && flash is not null)
+        if (Kernels is FusedCudaKernels fused && queries is not null)
         {
-            h = fused.ForwardLayersRagged(this, _rope, writes, cache, flash, scale, x, queries);
+            h = fused.ForwardLayersRagged(this, _rope, writes, cache, flash!, scale, x, queries);
         }
         else
         {
             h = empty([n, c.Dim], DType, Device);
-            ForwardLayersOneByOne(x, h, cache, writes, steps, attention, scale, flash is null ? null : queries);
+            ForwardLayersOneByOne(x, h, cache, writes, steps, attention, scale, queries);
         }
         Tensor last = h.index_select(0, KvCache.DeviceUpload.Of([.. lastRows], [lastRows.Count], Device));
         return Kernels.Linear(last, Weights.Output);
