@@ -204,7 +204,7 @@ public sealed class Llama3 : IDisposable
         // Where flash-attn takes the whole pass in one call, their step also carries every part's block table rows and
         // lengths, one row a sequence (other backends take one call a part, with the parts' own steps).
         Tensor x = Weights.Embedding.index_select(0, cat(tokens.Select(t => t.reshape(-1)).ToList(), 0));
-        FlashAttentionBackend? flash = RaggedFlash(attention, cache);
+        FlashAttentionBackend? flash = RaggedFlash(attention, cache.Kind, cache.Keys(0).shape[1]);
         (Tensor table, Tensor lengths, RaggedQueries? queries) = flash is null ? (steps[0].BlockTable, steps[0].SequenceLengths, null) : RaggedRows(steps);
         var writes = new KvStep((int)n, 1, cat(steps.Select(s => s.Positions.reshape(-1)).ToList(), 0).view(n, 1),
             cat(steps.Select(s => s.Slots).ToList(), 0), table, lengths, steps.Max(s => s.MaxSequenceLength));
@@ -217,19 +217,24 @@ public sealed class Llama3 : IDisposable
         else
         {
             h = empty([n, c.Dim], DType, Device);
-            ForwardLayersOneByOne(x, h, cache, writes, steps, attention, scale, queries);
+            ForwardLayersOneByOne(x, h, cache, writes, steps, attention, scale, queries is null ? null : (flash!, queries));
         }
         Tensor last = h.index_select(0, KvCache.DeviceUpload.Of([.. lastRows], [lastRows.Count], Device));
         return Kernels.Linear(last, Weights.Output);
     }
 
-    /// <summary>flash-attn where it takes a ragged pass over <paramref name="cache"/> in one call (directly, or as the paged
-    /// decode kernel's backend for prompts; paged blocks a multiple of 256), else null.</summary>
-    private static FlashAttentionBackend? RaggedFlash(IAttentionBackend attention, IKvCache cache)
+    /// <summary>Whether this model runs a ragged prefill pass in the native layer loop with <paramref name="attention"/> over
+    /// a cache of <paramref name="kind"/> and <paramref name="blockSize"/> (one flash-attn call a layer); else it runs
+    /// operation by operation, one attention call a prompt length. The runner's memory prediction asks this.</summary>
+    public bool RaggedPassInLayerLoop(IAttentionBackend attention, KvCacheKind kind, long blockSize) =>
+        Kernels is FusedCudaKernels && RaggedFlash(attention, kind, blockSize) is not null;
+
+    /// <summary>flash-attn where it takes a ragged pass in one call (directly, or as the paged decode kernel's backend for
+    /// prompts; paged blocks a multiple of 256), else null.</summary>
+    private static FlashAttentionBackend? RaggedFlash(IAttentionBackend attention, KvCacheKind kind, long blockSize)
     {
         FlashAttentionBackend? flash = attention as FlashAttentionBackend ?? (attention as PagedDecodeAttention)?.OtherPasses as FlashAttentionBackend;
-        bool pagesFit = cache.Kind == KvCacheKind.Contiguous || cache.Keys(0).shape[1] % 256 == 0;
-        return flash is not null && pagesFit && cache.Keys(0).device_type == DeviceType.CUDA ? flash : null;
+        return flash is not null && (kind == KvCacheKind.Contiguous || blockSize % 256 == 0) ? flash : null;
     }
 
     /// <summary>Every part's block table rows (padded with -1 to the widest) and lengths, one row a sequence in part
@@ -255,10 +260,10 @@ public sealed class Llama3 : IDisposable
     /// The layers operation by operation through <see cref="Kernels"/> (any device, kernel set and attention backend):
     /// <paramref name="writes"/> places every token's K/V; attention runs once for each of <paramref name="parts"/>,
     /// whose tokens follow one another in <paramref name="x"/> (one part: a plain pass), or, with
-    /// <paramref name="ragged"/> (flash-attn), once over all of them with <paramref name="writes"/>' rows.
+    /// <paramref name="ragged"/>, once a layer over all of them through that flash-attn backend with <paramref name="writes"/>' rows.
     /// </summary>
     private void ForwardLayersOneByOne(Tensor x, Tensor h, IKvCache cache, KvStep writes, IReadOnlyList<KvStep> parts, IAttentionBackend attention, double scale,
-        RaggedQueries? ragged = null)
+        (FlashAttentionBackend Flash, RaggedQueries Queries)? ragged = null)
     {
         Llama3Config c = Config;
         ILayerKernels k = Kernels;
@@ -287,9 +292,9 @@ public sealed class Llama3 : IDisposable
             // Attention: fused qkv projection; RoPE on q and k and the K/V cache write; attention over the cache.
             k.AddRmsNorm(x, delta, w.AttentionNorm, c.NormEps, h);
             k.RopeAndCacheWrite(k.Linear(h, w.Wqkv), _rope, writes, cache, l, c, q);
-            if (ragged is not null)
-                RaggedFlash(attention, cache)!.ForwardRagged(new AttentionInputs(q.view(1, n, c.Heads, c.HeadDim), cache.Keys(l), cache.Values(l), cache.Kind,
-                    writes.BlockTable, writes.SequenceLengths, writes.MaxSequenceLength, Causal: true, scale), ragged, attn.view(1, n, c.Heads, c.HeadDim));
+            if (ragged is { } r)
+                r.Flash.ForwardRagged(new AttentionInputs(q.view(1, n, c.Heads, c.HeadDim), cache.Keys(l), cache.Values(l), cache.Kind,
+                    writes.BlockTable, writes.SequenceLengths, writes.MaxSequenceLength, Causal: true, scale), r.Queries, attn.view(1, n, c.Heads, c.HeadDim));
             else
                 foreach ((Tensor query, Tensor output, KvStep p) in views)
                     attention.Forward(new AttentionInputs(query, cache.Keys(l), cache.Values(l), cache.Kind, p.BlockTable,

@@ -127,15 +127,7 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
         Llama3Config c = model.Config;
         int tokens = step.BatchSize * step.QueryLength;
         NativeLayer[] layers = Layers(model.Weights, cache);
-        if (step.QueryLength > 1)
-        {
-            // A prompt pass's scratch lives for the pass only (up to ~1 GB for 8,192 tokens of Llama 3 8B), as the
-            // memory model assumes: kept, it would sit beside the KV cache's peak during decode.
-            using var scratch = new LayerBuffers(tokens, c, model.DType, model.Device);
-            Tensor promptNormed = empty([tokens, c.Dim], model.DType, model.Device);
-            Run(Arguments(model, rope, step, cache, flash, paged, softmaxScale, scratch, embeddings, promptNormed, step.MaxSequenceLength), layers);
-            return promptNormed;
-        }
+        if (step.QueryLength > 1) return PromptPass(model, rope, step, cache, flash, paged, softmaxScale, embeddings, layers, ragged: null);
         // Decode passes keep theirs (grown with the batch), so that a captured graph can keep pointing into it.
         LayerBuffers b = Buffers(tokens, c, model.DType, model.Device);
         if (CudaGraphs)
@@ -168,13 +160,19 @@ public sealed class FusedCudaKernels : ILayerKernels, IDisposable
     internal Tensor ForwardLayersRagged(Llama3 model, RotaryEmbedding rope, KvStep writes, IKvCache cache, FlashAttentionBackend flash,
         double softmaxScale, Tensor embeddings, RaggedQueries queries)
     {
+        return PromptPass(model, rope, writes, cache, flash, null, softmaxScale, embeddings, Layers(model.Weights, cache), queries);
+    }
+
+    // A prompt pass (plain or ragged): its scratch lives for the pass only (up to ~1 GB for 8,192 tokens of Llama 3 8B),
+    // as the memory model assumes: kept, it would sit beside the KV cache's peak during decode.
+    private Tensor PromptPass(Llama3 model, RotaryEmbedding rope, KvStep step, IKvCache cache, FlashAttentionBackend? flash,
+        PagedDecodeAttention? paged, double softmaxScale, Tensor embeddings, NativeLayer[] layers, RaggedQueries? ragged)
+    {
         Llama3Config c = model.Config;
-        int tokens = writes.BatchSize * writes.QueryLength;
-        NativeLayer[] layers = Layers(model.Weights, cache);
-        // The pass's scratch lives for the pass only, as a prompt pass's does.
+        int tokens = step.BatchSize * step.QueryLength;
         using var scratch = new LayerBuffers(tokens, c, model.DType, model.Device);
         Tensor normed = empty([tokens, c.Dim], model.DType, model.Device);
-        Run(Arguments(model, rope, writes, cache, flash, null, softmaxScale, scratch, embeddings, normed, writes.MaxSequenceLength, queries), layers);
+        Run(Arguments(model, rope, step, cache, flash, paged, softmaxScale, scratch, embeddings, normed, step.MaxSequenceLength, ragged), layers);
         return normed;
     }
 

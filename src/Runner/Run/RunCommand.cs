@@ -154,7 +154,7 @@ internal static class RunCommand
             int? poolCap = session.OnCuda
                 ? PoolCap(memory, s.BlockSize, planned, RuntimeOverhead.H200.RunBytes(memory.Model, MemoryModel.DTypes[memory.DType], planned,
                     s.Naive ? null : s.BlockSize, session.ReferencePrompts, session.ReferenceDecode, raggedPrefill: s.RaggedPrefill,
-                    raggedInLayerLoop: session.RaggedInLayerLoop))
+                    raggedInLayerLoop: session.RaggedInLayerLoop(s.Naive, s.BlockSize)))
                 : null;
             try
             {
@@ -168,7 +168,7 @@ internal static class RunCommand
             }
             report = new RunReport(s, deviceName, memory.Gpu.TotalMemoryBytes, modelName, session.AttentionNote, requests!, outcome, prediction, tokenizer!,
                 session.OnCuda ? prediction.RunnerPeakBytes(s.Naive, planned, poolCap, session.ReferencePrompts, session.ReferenceDecode,
-                    session.RaggedInLayerLoop) : null);
+                    session.RaggedInLayerLoop(s.Naive, s.BlockSize)) : null);
         }
         if (s.JsonPath is not null) JsonOutput.Write(s.JsonPath, report.Json(), console);
         if (s.PrintResponses) report.WriteResponses(console);

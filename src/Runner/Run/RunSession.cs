@@ -40,10 +40,10 @@ internal sealed class RunSession : IDisposable
     /// <summary>Whether the reference attention takes the prompts' passes.</summary>
     public bool ReferencePrompts => ReferenceDecode || Attention is PagedSim.Model.Attention.Paged.PagedDecodeAttention { OtherPasses: ReferenceAttention };
 
-    /// <summary>Whether a ragged prefill pass runs in the native layer loop: fused kernels and flash-attn reading the
-    /// cache in place (block sizes a multiple of 256, or the naive cache); else it runs operation by operation.</summary>
-    public bool RaggedInLayerLoop => Model.Kernels is PagedSim.Model.Kernels.FusedCudaKernels
-        && Attention is PagedSim.Model.Attention.Flash.FlashAttentionBackend or PagedSim.Model.Attention.Paged.PagedDecodeAttention { OtherPasses: PagedSim.Model.Attention.Flash.FlashAttentionBackend };
+    /// <summary>Whether a ragged prefill pass runs in the native layer loop (fused kernels, flash-attn reading the cache
+    /// in place) for a naive cache or blocks of <paramref name="blockSize"/>; else it runs operation by operation.</summary>
+    public bool RaggedInLayerLoop(bool naive, int blockSize) =>
+        Model.RaggedPassInLayerLoop(Attention, naive ? KvCacheKind.Contiguous : KvCacheKind.Paged, blockSize);
 
     /// <summary>Device memory in use before the weights were created, or null off CUDA.</summary>
     public long? BaselineDeviceBytes { get; }

@@ -42,12 +42,7 @@ public sealed class FlashAttentionBackend : IAttentionBackend, IDisposable
 
     /// <inheritdoc/>
     /// <exception cref="FlashAttentionException">Arguments the kernel cannot take (see <see cref="FlashStatus"/>), or a CUDA failure.</exception>
-    public void Forward(AttentionInputs inputs, Tensor output)
-    {
-        FlashArgs args = Describe(inputs, output);
-        if (inputs.Kind == KvCacheKind.Paged) _native.ForwardPaged(args);
-        else _native.ForwardContiguous(args);
-    }
+    public void Forward(AttentionInputs inputs, Tensor output) => Launch(Describe(inputs, output), inputs.Kind);
 
     /// <summary>
     /// One call over requests of different query lengths (a ragged prefill pass): <paramref name="inputs"/>' query and
@@ -59,8 +54,12 @@ public sealed class FlashAttentionBackend : IAttentionBackend, IDisposable
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(ragged);
-        FlashArgs args = Describe(inputs, output, ragged);
-        if (inputs.Kind == KvCacheKind.Paged) _native.ForwardPaged(args);
+        Launch(Describe(inputs, output, ragged), inputs.Kind);
+    }
+
+    private void Launch(FlashArgs args, KvCacheKind kind)
+    {
+        if (kind == KvCacheKind.Paged) _native.ForwardPaged(args);
         else _native.ForwardContiguous(args);
     }
 
